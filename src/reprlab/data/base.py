@@ -1,0 +1,220 @@
+"""In-memory data sets and the one batching path every model uses.
+
+Small data sets (digits, MNIST, Omniglot, Amazon reviews) fit in memory, so a data set is a
+pair of tensors and a batch is a slice of them: no per-sample ``__getitem__`` and no collate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+import torch
+from torch import Tensor
+
+from ..errors import DataError
+
+
+@dataclass
+class TensorData:
+    """A data set held as tensors.
+
+    Attributes
+    ----------
+    x : Tensor, float32, shape (N, C, H, W) for images or (N, D) for feature vectors.
+        Images are scaled to [0, 1].
+    y : Tensor of int64, shape (N,), or None when the data are unlabelled.
+    name : the registry name (or path) it was loaded from.
+    classes : optional class names, ``classes[y[i]]`` is the label of sample i.
+    extras : optional per-sample tensors of shape (N, ...) (e.g. Omniglot's ``alphabet``
+        and ``drawer``); they are sliced along with x and y.
+    meta : free-form description (source files, split, value range).
+    """
+
+    x: Tensor
+    y: Tensor | None = None
+    name: str = ""
+    classes: list[str] | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.x, Tensor):
+            raise DataError(f"{self.name or 'data'}: x must be a torch.Tensor, got {type(self.x).__name__}")
+        if self.x.ndim not in (2, 4):
+            raise DataError(
+                f"{self.name or 'data'}: x must have shape (N, D) or (N, C, H, W), got {tuple(self.x.shape)}"
+            )
+        if not self.x.is_floating_point():
+            raise DataError(f"{self.name or 'data'}: x must be floating point, got {self.x.dtype}")
+        n = self.x.shape[0]
+        if n == 0:
+            raise DataError(f"{self.name or 'data'}: the data set is empty")
+        if self.y is not None:
+            if self.y.shape != (n,):
+                raise DataError(f"{self.name or 'data'}: y must have shape ({n},), got {tuple(self.y.shape)}")
+            if self.y.dtype != torch.int64:
+                raise DataError(f"{self.name or 'data'}: y must be int64 labels, got {self.y.dtype}")
+        for key, value in self.extras.items():
+            if value.shape[0] != n:
+                raise DataError(f"{self.name or 'data'}: extras[{key!r}] has {value.shape[0]} rows, expected {n}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) or (D,)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.ndim == 4
+
+    @property
+    def num_classes(self) -> int | None:
+        if self.y is None:
+            return None
+        return len(self.classes) if self.classes is not None else int(self.y.max()) + 1
+
+    def subset(self, index: Tensor | slice) -> "TensorData":
+        """The samples at ``index`` (an index tensor or a slice), extras included."""
+        return replace(
+            self,
+            x=self.x[index],
+            y=None if self.y is None else self.y[index],
+            extras={k: v[index] for k, v in self.extras.items()},
+        )
+
+    def to(self, device: torch.device | str) -> "TensorData":
+        return replace(
+            self,
+            x=self.x.to(device),
+            y=None if self.y is None else self.y.to(device),
+            extras={k: v.to(device) for k, v in self.extras.items()},
+        )
+
+    def split(self, fraction: float, seed: int) -> tuple["TensorData", "TensorData"]:
+        """Split into (first, second) with ``round(fraction * N)`` samples in the second part.
+
+        Deterministic given ``seed``; stratified by label when labels exist, so each class
+        keeps its proportion.
+        """
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"split fraction must be in (0, 1), got {fraction}")
+        n = len(self)
+        g = torch.Generator().manual_seed(seed)
+        if self.y is None:
+            perm = torch.randperm(n, generator=g)
+            k = max(1, min(n - 1, round(fraction * n)))
+            second, first = perm[:k], perm[k:]
+        else:
+            # Stratified: shuffle, then take the first round(fraction * n_c) of each class.
+            perm = torch.randperm(n, generator=g)
+            y = self.y[perm].cpu()
+            take = torch.zeros(n, dtype=torch.bool)
+            for c in torch.unique(y):
+                where = torch.nonzero(y == c).flatten()
+                take[where[: round(fraction * len(where))]] = True
+            if take.all() or not take.any():
+                raise DataError(f"split fraction {fraction} leaves one side empty for {n} samples")
+            second, first = perm[take], perm[~take]
+        return self.subset(torch.sort(first).values), self.subset(torch.sort(second).values)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One mini-batch: ``x`` (B, ...), ``y`` (B,) or None, ``extras`` sliced alike."""
+
+    x: Tensor
+    y: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+class TensorBatches:
+    """Mini-batches of a :class:`TensorData`, by slicing, deterministic given (seed, epoch).
+
+    The order of epoch ``e`` is ``randperm(N)`` from a generator seeded with ``seed + e``, so a
+    run resumed at step ``s`` sees exactly the batches of an uninterrupted run, and every
+    data-parallel rank agrees on the permutation without communication.
+
+    With ``world_size > 1`` the *global* batch ``perm[i*B:(i+1)*B]`` is cut into ``world_size``
+    equal contiguous parts and rank ``r`` gets part ``r``: the union over ranks is exactly the
+    batch a single process would see, so averaged gradients match a 1-process run.
+    """
+
+    def __init__(
+        self,
+        data: TensorData,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        if batch_size % world_size:
+            raise DataError(
+                f"batch_size {batch_size} is not divisible by the {world_size} processes; "
+                f"use a multiple of {world_size}"
+            )
+        if drop_last and len(data) < batch_size:
+            raise DataError(
+                f"{data.name or 'data'} has {len(data)} samples, fewer than batch_size={batch_size}; "
+                "lower the batch size"
+            )
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self._epoch_cached: int | None = None
+        self._perm: Tensor | None = None
+
+    def __len__(self) -> int:
+        n, b = len(self.data), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def order(self, epoch: int) -> Tensor:
+        """Sample order of ``epoch`` (cached for the current epoch)."""
+        if self._epoch_cached != epoch:
+            n = len(self.data)
+            if self.shuffle:
+                g = torch.Generator().manual_seed(self.seed + epoch)
+                perm = torch.randperm(n, generator=g)
+            else:
+                perm = torch.arange(n)
+            self._perm = perm.to(self.data.x.device)
+            self._epoch_cached = epoch
+        return self._perm
+
+    def batch(self, epoch: int, i: int) -> Batch:
+        """Batch ``i`` of ``epoch`` (this rank's share of it)."""
+        idx = self.order(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
+        if self.world_size > 1:
+            # Equal contiguous parts of the global batch; a short last batch (drop_last=False)
+            # is cut as evenly as torch.tensor_split does.
+            idx = torch.tensor_split(idx, self.world_size)[self.rank]
+        d = self.data
+        return Batch(
+            x=d.x.index_select(0, idx),
+            y=None if d.y is None else d.y.index_select(0, idx),
+            extras={k: v.index_select(0, idx) for k, v in d.extras.items()},
+        )
+
+    def at_step(self, step: int) -> Batch:
+        """The batch of global training step ``step`` (0-based), across epochs."""
+        epoch, i = divmod(step, len(self))
+        return self.batch(epoch, i)
+
+    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        for i in range(len(self)):
+            yield self.batch(epoch, i)
