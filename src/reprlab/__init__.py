@@ -1,1 +1,8 @@
-__version__ = '0.1.0'
+"""reprlab: representation learning, from auto-encoders to GANs, under one PyTorch API."""
+
+__version__ = "0.1.0"
+
+from .run import load, train  # noqa: E402
+from . import data, models  # noqa: E402,F401
+
+__all__ = ["__version__", "data", "load", "models", "train"]

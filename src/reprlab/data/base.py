@@ -7,7 +7,7 @@ pair of tensors and a batch is a slice of them: no per-sample ``__getitem__`` an
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 from torch import Tensor
@@ -122,15 +122,20 @@ class TensorData:
         return self.subset(torch.sort(first).values), self.subset(torch.sort(second).values)
 
 
-@dataclass(frozen=True)
-class Batch:
-    """One mini-batch: ``x`` (B, ...), ``y`` (B,) or None, ``extras`` sliced alike."""
+class Batch(NamedTuple):
+    """One mini-batch: ``x`` (B, ...), ``y`` (B,) or None, ``extras`` sliced alike.
+
+    A NamedTuple (not a dataclass) so that Fabric's precision plugins can cast its tensors
+    without deep-copying the batch.
+    """
 
     x: Tensor
     y: Tensor | None = None
-    extras: dict[str, Tensor] = field(default_factory=dict)
+    extras: dict[str, Tensor] = {}
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """Number of samples B."""
         return self.x.shape[0]
 
 

@@ -1,0 +1,81 @@
+"""Convolutional encoders/decoders for images of any size (8x8 digits, 28x28 MNIST, 105x105 Omniglot).
+
+Each encoder block halves the spatial size (kernel 4, stride 2, padding 1: ``s -> floor(s/2)``);
+the decoder mirrors the encoder exactly, choosing each transposed convolution's
+``output_padding`` so that it reproduces the encoder's sizes, odd ones included.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .mlp import activation
+
+
+def _halvings(size: int, n: int) -> list[int]:
+    sizes = [size]
+    for _ in range(n):
+        sizes.append(sizes[-1] // 2)
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, H, W) -> (B, out_dim): ``len(channels)`` stride-2 conv blocks, then a linear layer."""
+
+    def __init__(self, input_shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int, act: str = "relu"):
+        super().__init__()
+        c, h, w = input_shape
+        n = len(channels)
+        self.heights, self.widths = _halvings(h, n), _halvings(w, n)
+        if min(self.heights[-1], self.widths[-1]) < 1:
+            raise ConfigError(
+                f"model.channels: {n} stride-2 blocks shrink a {h}x{w} image to nothing; use at most "
+                f"{int(math.log2(min(h, w)))} blocks"
+            )
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip((c, *channels[:-1]), channels):
+            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+        self.features = nn.Sequential(*layers)
+        self.flat_dim = channels[-1] * self.heights[-1] * self.widths[-1]
+        self.head = nn.Linear(self.flat_dim, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x).flatten(1))  # (B, C_L * H_L * W_L) -> (B, out_dim)
+
+
+class ConvDecoder(nn.Module):
+    """(B, in_dim) -> (B, C, H, W): the mirror of a :class:`ConvEncoder` with the same arguments."""
+
+    def __init__(
+        self,
+        output_shape: tuple[int, int, int],
+        channels: tuple[int, ...],
+        in_dim: int,
+        act: str = "relu",
+        out_act: str = "linear",
+    ):
+        super().__init__()
+        c, h, w = output_shape
+        n = len(channels)
+        heights, widths = _halvings(h, n), _halvings(w, n)
+        if min(heights[-1], widths[-1]) < 1:
+            raise ConfigError(f"model.channels: {n} stride-2 blocks do not fit a {h}x{w} image")
+        self.start = (channels[-1], heights[-1], widths[-1])
+        self.head = nn.Linear(in_dim, channels[-1] * heights[-1] * widths[-1])
+        layers: list[nn.Module] = [activation(act)]
+        rev = channels[::-1]
+        for i, (c_in, c_out) in enumerate(zip(rev, (*rev[1:], c))):
+            # ConvTranspose2d(k=4, s=2, p=1): size -> 2*size + output_padding; pick it to hit the encoder's size.
+            src_h, dst_h = heights[n - i], heights[n - i - 1]
+            src_w, dst_w = widths[n - i], widths[n - i - 1]
+            pad = (dst_h - 2 * src_h, dst_w - 2 * src_w)
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad))
+            layers.append(activation(act if i < n - 1 else out_act))
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.head(z).view(z.shape[0], *self.start)  # (B, C_L, H_L, W_L)
+        return self.features(h)  # (B, C, H, W)

@@ -1,0 +1,191 @@
+"""A run: model + data + training config, resolved once, written as ``config.yaml``.
+
+``RunConfig`` is what ``reprlab train`` builds from a YAML file and ``key=value`` overrides;
+:func:`train` turns it into a run folder; :func:`load` turns a run folder back into a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import __version__
+from .config import from_dict, option, read_config_file, to_dict
+from .errors import CheckpointError, ConfigError, UsageError
+from .models.registry import get_model_spec
+from .train.checkpoint import latest_valid, load_weights
+from .train.config import TrainConfig
+from .train.trainer import FitResult, Trainer, seed_everything
+
+log = logging.getLogger("reprlab")
+
+SECTIONS = ("model", "data", "train")
+
+
+@dataclass
+class DataConfig:
+    name: str = option("digits", "data set: a registered name (reprlab data), images:FOLDER, or a .npy/.npz/.csv file")
+    data_dir: str | None = option(None, "folder holding the data files (default: $REPRLAB_DATA)")
+    download: bool = option(False, "download missing files when online (MNIST, Omniglot)")
+    val_fraction: float = option(0.1, "fraction of the training split held out for validation (0: none)", ge=0, lt=1)
+
+
+@dataclass
+class RunConfig:
+    model_name: str
+    model: Any
+    data: DataConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict:
+        return {"model": {"name": self.model_name, **to_dict(self.model)}, "data": to_dict(self.data), "train": to_dict(self.train)}
+
+
+def build_run_config(
+    model_name: str | None = None, file_values: dict | None = None, overrides: list[tuple[str, Any]] = ()
+) -> RunConfig:
+    """Merge a config file's sections and ``key=value`` overrides into a validated :class:`RunConfig`.
+
+    An override key is ``section.key`` or a bare ``key`` found in exactly one section.
+    """
+    values = {s: dict((file_values or {}).get(s) or {}) for s in SECTIONS}
+    unknown = sorted(set(file_values or {}) - set(SECTIONS) - {"input_shape", "reprlab_version"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}")
+    name = model_name or values["model"].get("name")
+    if not name:
+        raise ConfigError("no model given: pass one (e.g. `reprlab train ae`) or set model.name in the config file")
+    if values["model"].get("name", name) != name:
+        raise ConfigError(f"the config file is for model {values['model']['name']!r}, not {name!r}")
+    values["model"].pop("name", None)
+    spec = get_model_spec(name)
+    classes = {"model": spec.config_cls, "data": DataConfig, "train": TrainConfig}
+    from .config import fields_of
+
+    for key, value in overrides:
+        section, dot, bare = key.rpartition(".")
+        if dot:
+            if section not in classes:
+                raise ConfigError(f"unknown section in {key!r}; allowed: {', '.join(SECTIONS)}")
+            if bare not in fields_of(classes[section]):
+                raise ConfigError(f"unknown key {key}; allowed: {', '.join(section + '.' + k for k in fields_of(classes[section]))}")
+        else:
+            owners = [s for s, c in classes.items() if bare in fields_of(c)]
+            if not owners:
+                raise ConfigError(f"unknown key {bare!r}; see `reprlab train {name} --help` for the allowed keys")
+            if len(owners) > 1:
+                raise ConfigError(f"key {bare!r} is ambiguous; write {' or '.join(o + '.' + bare for o in owners)}")
+            section = owners[0]
+        values[section][bare] = value
+    return RunConfig(
+        model_name=name,
+        model=from_dict(spec.config_cls, values["model"], "model"),
+        data=from_dict(DataConfig, values["data"], "data"),
+        train=from_dict(TrainConfig, values["train"], "train"),
+    )
+
+
+def write_run_config(run_dir: Path, resolved: dict) -> None:
+    """Write the resolved config (every default filled in) as ``config.yaml``, atomically."""
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(yaml.safe_dump({"reprlab_version": __version__, **resolved}, sort_keys=False))
+    os.replace(tmp, run_dir / "config.yaml")
+
+
+def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, ...]]:
+    run_dir = Path(run_dir)
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a reprlab run: it has no config.yaml")
+    values = read_config_file(path)
+    shape = values.get("input_shape")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise CheckpointError(f"{path} has no valid input_shape; it is not a complete reprlab run config")
+    return build_run_config(None, values), tuple(shape)
+
+
+def is_rank_zero() -> bool:
+    return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"
+
+
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix two runs in one folder: a finished or started run needs --resume or --overwrite."""
+    if not is_rank_zero():
+        return
+    started = (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists()
+    if resume:
+        if not started:
+            raise UsageError(f"nothing to resume: {run_dir} holds no run; start without --resume")
+        return
+    if started:
+        if not overwrite:
+            raise UsageError(
+                f"{run_dir} already holds a run: pass --resume to continue it, --overwrite to replace it, "
+                "or --name/--run-dir for a new one"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def load_data(rc: RunConfig, split: str = "train"):
+    from .data import load_dataset
+
+    return load_dataset(rc.data.name, split=split, data_dir=rc.data.data_dir, seed=rc.train.seed, download=rc.data.download)
+
+
+def build_model(rc: RunConfig, input_shape: tuple[int, ...]):
+    spec = get_model_spec(rc.model_name)
+    return spec.cls(rc.model, tuple(input_shape))
+
+
+def train(
+    rc: RunConfig, run_dir: str | os.PathLike | None, *, resume: bool = False, overwrite: bool = False
+) -> tuple[Any, FitResult]:
+    """Train the model of ``rc`` on its data; returns (model, result). The pipeline of ``reprlab train``."""
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    data = load_data(rc, "train")
+    val = None
+    if rc.data.val_fraction > 0:
+        data, val = data.split(rc.data.val_fraction, rc.train.seed)
+    seed_everything(rc.train.seed)
+    model = build_model(rc, data.sample_shape)
+    resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
+    trainer = Trainer(rc.train, run_dir, run_config=resolved)
+    result = trainer.fit(model, data, val, resume=resume)
+    return model, result
+
+
+def load(run_dir: str | os.PathLike, *, weights: str = "final", device: str | None = None):
+    """The trained model of a run folder, in eval mode: ``reprlab.load("runs/ae-digits").encode(x)``.
+
+    ``weights``: ``final`` (``model.safetensors``; falls back to the newest valid checkpoint of
+    an unfinished run), ``best`` (early stopping's best) or ``latest`` (newest checkpoint).
+    """
+    run_dir = Path(run_dir)
+    rc, shape = read_run_config(run_dir)
+    model = build_model(rc, shape)
+    candidates = {"final": run_dir / "model.safetensors", "best": run_dir / "best.safetensors"}
+    if weights not in ("final", "best", "latest"):
+        raise UsageError(f"weights must be final, best or latest, got {weights!r}")
+    path = candidates.get(weights)
+    if path is None or not path.exists():
+        found = latest_valid(run_dir / "checkpoints")
+        if found is None:
+            raise CheckpointError(f"{run_dir} has no {weights} weights and no valid checkpoint; train it first")
+        if weights != "latest":
+            log.info(f"{run_dir} has no {path.name}; using checkpoint {found.name}")
+        path = found / "model.safetensors"
+    load_weights(path, model)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    model.run_config = rc
+    return model

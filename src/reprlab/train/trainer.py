@@ -1,0 +1,419 @@
+"""The one trainer: Lightning Fabric for devices, precision and data parallelism; reprlab for the rest.
+
+One training step takes one batch and runs the model's updates in order (one for an
+auto-encoder; critic then generator for a GAN, each on its own schedule ``step % every == 0``):
+
+    for update u due at this step:  zero_grad(u) -> loss = model(batch, u) -> backward -> step(u)
+
+Around it: deterministic seeding, a progress bar, CSV/TensorBoard metrics, a NaN/Inf guard, periodic
+atomic checkpoints (:mod:`reprlab.train.checkpoint`) from which ``resume=True`` continues bit for bit,
+validation with early stopping, and learning-rate schedules. The same code runs on one CPU, one
+GPU, or many processes (``devices=N`` through Fabric's launcher, or under ``torchrun``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..data.base import TensorBatches, TensorData
+from ..errors import CheckpointError, ConfigError, NonFiniteLossError
+from ..models.base import ReprModel
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .metrics import MetricsLogger
+from .tracker import MetricTracker
+
+log = logging.getLogger("reprlab")
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` returns (also written to ``summary.json``)."""
+
+    run_dir: str | None
+    steps: int
+    stopped_early: bool = False
+    best_val: float | None = None
+    train_metrics: dict = field(default_factory=dict)
+    val_metrics: dict = field(default_factory=dict)
+    samples_per_s: float = 0.0
+    wall_s: float = 0.0
+    world_size: int = 1
+    device: str = "cpu"
+    replica_max_abs_diff: float | None = None
+    resumed_from: int | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), NumPy and ``random`` with one number."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def distributed_env() -> tuple[int, int] | None:
+    """(local processes, nodes) when launched by torchrun / torchelastic, else None."""
+    if "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_WORLD_SIZE" in os.environ:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+        return local, max(1, world // max(1, local))
+    return None
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Multiplier of the base learning rate at step s: linear warm-up, then the schedule."""
+    w, total = cfg.warmup_steps, cfg.max_steps
+
+    def f(s: int) -> float:
+        if s < w:
+            return (s + 1) / w
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (s - w) / max(1, total - w))))
+        if cfg.lr_schedule == "step":
+            return cfg.lr_gamma ** ((s - w) // cfg.lr_step_every)
+        return 1.0
+
+    return f
+
+
+def make_optimizer(cfg: TrainConfig, params, lr: float | None, betas) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    lr = cfg.lr if lr is None else lr
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, betas=tuple(betas or cfg.betas), weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    """Train any :class:`~reprlab.models.ReprModel` on in-memory data.
+
+    Parameters
+    ----------
+    config : the training options.
+    run_dir : folder for ``config.yaml``, ``metrics.csv``, ``checkpoints/``, ``model.safetensors``
+        and ``summary.json``; None trains without writing anything (no checkpoints).
+    run_config : the resolved full config (model, data, train) written as ``config.yaml``.
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike | None = None, run_config: dict | None = None):
+        self.cfg = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_config = run_config
+        self.fabric = None
+
+    # ------------------------------------------------------------------ set-up
+    def _make_fabric(self, multi_update: bool):
+        from lightning_fabric import Fabric
+        from lightning_fabric.strategies import DDPStrategy
+
+        cfg = self.cfg
+        devices, nodes = cfg.devices, cfg.num_nodes
+        env = distributed_env()
+        if env is not None:  # torchrun decides the number of processes
+            devices, nodes = env
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        strategy = "auto"
+        if devices * nodes > 1:
+            strategy = DDPStrategy(find_unused_parameters=multi_update)
+        try:
+            fabric = Fabric(
+                accelerator=cfg.accelerator, devices=devices, num_nodes=nodes, strategy=strategy, precision=cfg.precision
+            )
+            fabric.launch()
+        except (ValueError, RuntimeError, TypeError) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"train: cannot set up accelerator={cfg.accelerator} devices={devices} precision={cfg.precision}: {msg}") from None
+        if fabric.device.type == "cpu" and fabric.world_size > 1:
+            # Processes on one machine share its cores: avoid oversubscription.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, devices)))
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        return fabric
+
+    @property
+    def is_main(self) -> bool:
+        return self.fabric is None or self.fabric.global_rank == 0
+
+    def _info(self, msg: str) -> None:
+        if self.is_main:
+            log.info(msg)
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def _save_checkpoint(self, step: int, model, optimizers, schedulers, trainer_state: dict) -> None:
+        fabric = self.fabric
+        final = self.checkpoint_dir / f"step-{step:06d}"
+        tmp = self.checkpoint_dir / f".tmp-step-{step:06d}"
+        if self.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        fabric.barrier()
+        ckpt.save_state(ckpt.rng_state(), tmp, f"rng-rank{fabric.global_rank}")
+        if self.is_main:
+            ckpt.save_weights(model, tmp / "model.safetensors")
+            state = {
+                "optimizers": [o.state_dict() for o in optimizers],
+                "schedulers": [s.state_dict() for s in schedulers],
+                "trainer": trainer_state,
+            }
+            ckpt.save_state(state, tmp, "state")
+        fabric.barrier()
+        if self.is_main:
+            ckpt.atomic_publish(tmp, final)
+            for _, old in ckpt.step_dirs(self.checkpoint_dir)[: -self.cfg.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        fabric.barrier()
+
+    def _load_checkpoint(self, model, optimizers, schedulers) -> tuple[int, dict]:
+        path = ckpt.latest_valid(self.checkpoint_dir, log=self._info)
+        if path is None:
+            raise CheckpointError(
+                f"nothing to resume in {self.run_dir}: it has no complete checkpoint; start without --resume"
+            )
+        ckpt.load_weights(path / "model.safetensors", model)
+        state = ckpt.load_state(path, "state")
+        if len(state["optimizers"]) != len(optimizers):
+            raise CheckpointError(f"checkpoint {path} has {len(state['optimizers'])} optimizers, the model has {len(optimizers)}")
+        for o, s in zip(optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        for sch, s in zip(schedulers, state["schedulers"]):
+            sch.load_state_dict(s)
+        rng_file = path / f"rng-rank{self.fabric.global_rank}.json"
+        if rng_file.exists():
+            ckpt.set_rng_state(ckpt.load_state(path, f"rng-rank{self.fabric.global_rank}"))
+        else:
+            self._info(f"warning: {path} has no random state for rank {self.fabric.global_rank}; reseeding")
+            seed_everything(self.cfg.seed + 7919 * self.fabric.global_rank + int(state["trainer"]["step"]))
+        self._info(f"resuming from {path} (step {state['trainer']['step']})")
+        return int(state["trainer"]["step"]), state["trainer"]
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, model: ReprModel, batches: TensorBatches | None) -> dict[str, float]:
+        if batches is None:
+            return {}
+        was_training = model.training
+        model.eval()
+        sums: dict[str, Tensor] = {}
+        n = 0
+        with torch.no_grad(), self.fabric.autocast():
+            for batch in batches.epoch(0):
+                b = batch.size
+                for k, v in model.evaluate(batch).items():
+                    v = v.detach().float() * b
+                    sums[k] = sums[k] + v if k in sums else v
+                n += b
+        model.train(was_training)
+        return {f"val/{k}": float(v) / n for k, v in sums.items()}
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self, model: ReprModel, train: TensorData, val: TensorData | None = None, *, resume: bool = False
+    ) -> FitResult:
+        """Train ``model`` on ``train`` (validating on ``val``); returns a :class:`FitResult`.
+
+        The caller seeds and builds the model (:func:`seed_everything` first, so the
+        initialization is reproducible); ``resume=True`` continues from the newest valid
+        checkpoint in ``run_dir``.
+        """
+        cfg = self.cfg
+        if tuple(train.sample_shape) != tuple(model.input_shape):
+            raise ConfigError(
+                f"data {train.name!r} has samples of shape {train.sample_shape}, the model expects {model.input_shape}"
+            )
+        updates = model.updates()
+        self.fabric = fabric = self._make_fabric(multi_update=len(updates) > 1)
+        rank, world = fabric.global_rank, fabric.world_size
+        if resume and self.run_dir is None:
+            raise ConfigError("resume needs a run directory")
+
+        optimizers = [make_optimizer(cfg, u.parameters(), u.lr, u.betas) for u in updates]
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for o in optimizers]
+        fmodel, *foptimizers = fabric.setup(model, *optimizers)
+        if rank > 0:  # ranks draw different noise; rank 0's stream equals a 1-process run's
+            torch.manual_seed(cfg.seed + 7919 * rank)
+
+        device = fabric.device
+        if cfg.data_on_device and device.type != "cpu":
+            train = train.to(device)
+            val = val.to(device) if val is not None else None
+        batches = TensorBatches(train, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world)
+        val_batches = (
+            TensorBatches(val, max(cfg.batch_size, 256), shuffle=False, drop_last=False) if val is not None else None
+        )
+
+        start, tstate = 0, {}
+        if resume:
+            start, tstate = self._load_checkpoint(model, foptimizers, schedulers)
+        best_val = tstate.get("best_val")
+        bad_validations = tstate.get("bad_validations", 0)
+        elapsed_before = tstate.get("wall_s", 0.0)
+        resumed_from = start if resume else None
+
+        writer = None
+        if self.run_dir is not None and self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            writer = MetricsLogger(self.run_dir, cfg.tensorboard, resume_step=start if resume else None)
+            if self.run_config is not None:
+                from ..run import write_run_config
+
+                write_run_config(self.run_dir, self.run_config)
+
+        tracker = MetricTracker([u.name for u in updates], cfg.log_every, device)
+        pbar = None
+        if cfg.progress and self.is_main:
+            from tqdm.auto import tqdm
+
+            pbar = tqdm(total=cfg.max_steps, initial=start, unit="step", dynamic_ncols=True, desc=model.name, leave=True)
+
+        train_metrics: dict[str, float] = {}
+        val_metrics: dict[str, float] = {}
+        stopped_early = False
+        t0 = time.perf_counter()
+        t_last, step_last = t0, start
+        fmodel.train()
+        step = start
+
+        def trainer_state(at: int) -> dict:
+            return {
+                "step": at,
+                "best_val": best_val,
+                "bad_validations": bad_validations,
+                "wall_s": elapsed_before + time.perf_counter() - t0,
+                "world_size": world,
+            }
+
+        def check_finite(at: int) -> None:
+            bad = tracker.first_non_finite()
+            flag = torch.tensor([0 if bad is None else 1], device=device)
+            if world > 1:
+                flag = fabric.all_reduce(flag, reduce_op="max")
+            if int(flag.item()):
+                last = ckpt.latest_valid(self.checkpoint_dir) if self.run_dir is not None else None
+                where = f"update {bad[0]!r} at step {bad[1]}" if bad else f"another process, before step {at}"
+                keep = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+                value = f"{bad[2]}" if bad else "non-finite"
+                if pbar is not None:
+                    pbar.close()
+                raise NonFiniteLossError(
+                    f"loss became {value} in {where}; {keep}: lower train.lr, set train.grad_clip=1.0, "
+                    "or check the data for NaN/Inf, then resume with --resume"
+                )
+
+        for step in range(start, cfg.max_steps):
+            batch = batches.at_step(step)
+            for u, opt in zip(updates, foptimizers):
+                if step % u.every:
+                    continue
+                opt.zero_grad(set_to_none=True)
+                out = fmodel(batch, u.name)
+                fabric.backward(out["loss"])
+                if cfg.grad_clip > 0:
+                    fabric.clip_gradients(fmodel, opt, max_norm=cfg.grad_clip)
+                opt.step()
+                tracker.add(u.name, step, out)
+            for s in schedulers:
+                s.step()
+            done = step + 1
+            last = done == cfg.max_steps
+            if pbar is not None:
+                pbar.update(1)
+
+            log_now = done % cfg.log_every == 0 or last
+            val_now = val_batches is not None and (done % cfg.val_every == 0 or last)
+            ckpt_now = self.run_dir is not None and (done % cfg.checkpoint_every == 0 or last)
+            if not (log_now or val_now or ckpt_now):
+                continue
+
+            check_finite(done)
+            now = time.perf_counter()
+            row = tracker.flush()
+            if row:
+                train_metrics = row
+            rate = (done - step_last) * cfg.batch_size / max(now - t_last, 1e-9)
+            t_last, step_last = now, done
+            row["samples_per_s"] = rate
+            row["lr"] = schedulers[0].get_last_lr()[0]
+            row["epoch"] = done / len(batches)
+            if val_now:
+                val_metrics = self._validate(model, val_batches)
+                row.update(val_metrics)
+                monitor = val_metrics.get("val/loss", next(iter(val_metrics.values()), None))
+                if monitor is not None and math.isfinite(monitor):
+                    if best_val is None or monitor < best_val - cfg.early_stopping_min_delta:
+                        best_val, bad_validations = monitor, 0
+                        if cfg.early_stopping_patience and self.run_dir is not None and self.is_main:
+                            ckpt.save_weights(model, self.run_dir / "best.safetensors")
+                    else:
+                        bad_validations += 1
+            if writer is not None:
+                writer.log(done, row)
+            if pbar is not None:
+                shown = {k.split("/")[-1] if k.count("/") == 1 else k: v for k, v in row.items() if k.endswith("loss")}
+                pbar.set_postfix({**{k: f"{v:.4g}" for k, v in shown.items()}, "samples/s": f"{rate:.0f}"}, refresh=False)
+            stop = bool(cfg.early_stopping_patience and bad_validations >= cfg.early_stopping_patience)
+            if world > 1:
+                stop = bool(fabric.broadcast(stop, src=0))
+            if ckpt_now or stop:
+                self._save_checkpoint(done, model, foptimizers, schedulers, trainer_state(done))
+            if stop:
+                stopped_early = True
+                self._info(f"early stopping at step {done}: no improvement in {bad_validations} validations")
+                break
+
+        if pbar is not None:
+            pbar.close()
+        final_step = step + 1 if cfg.max_steps > start else start
+        wall = elapsed_before + time.perf_counter() - t0
+        if stopped_early and self.run_dir is not None and (self.run_dir / "best.safetensors").exists():
+            fabric.barrier()
+            ckpt.load_weights(self.run_dir / "best.safetensors", model)  # restore the best weights
+
+        replica_diff = None
+        if world > 1:
+            flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
+            gathered = fabric.all_gather(flat)  # (world, P)
+            replica_diff = float((gathered - gathered[0:1]).abs().max())
+
+        result = FitResult(
+            run_dir=str(self.run_dir) if self.run_dir is not None else None,
+            steps=final_step,
+            stopped_early=stopped_early,
+            best_val=best_val,
+            train_metrics=train_metrics,
+            val_metrics=val_metrics,
+            samples_per_s=(final_step - start) * cfg.batch_size / max(time.perf_counter() - t0, 1e-9),
+            wall_s=wall,
+            world_size=world,
+            device=str(device),
+            replica_max_abs_diff=replica_diff,
+            resumed_from=resumed_from,
+        )
+        if self.run_dir is not None and self.is_main:
+            ckpt.save_weights(model, self.run_dir / "model.safetensors")
+            tmp = self.run_dir / ".summary.json.tmp"
+            tmp.write_text(json.dumps(result.__dict__, indent=2))
+            os.replace(tmp, self.run_dir / "summary.json")
+        if writer is not None:
+            writer.close()
+        fabric.barrier()
+        return result
