@@ -1,1 +1,295 @@
-def main(): pass
+"""The ``reprlab`` command: parses, builds a config, calls the library. Nothing else lives here.
+
+Exit codes: 0 success, 1 a run that failed (e.g. a NaN loss), 2 bad input (unknown key, bad
+value, missing file), 130 interrupted. Errors are one line: ``reprlab: error: <what and fix>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import ReprlabError, UsageError
+
+log = logging.getLogger("reprlab")
+
+
+def _models_epilog() -> str:
+    from .models import MODELS
+
+    lines = ["models:"] + [f"  {n:<10} {s.description}" for n, s in sorted(MODELS.items())]
+    lines.append("\n`reprlab train MODEL --help` lists the model's options; set any as key=value (e.g. code_dim=2 train.lr=3e-4).")
+    return "\n".join(lines)
+
+
+def _options_help(model_name: str) -> str:
+    from .config import describe
+    from .models import get_model_spec
+    from .run import DataConfig
+    from .train import TrainConfig
+
+    spec = get_model_spec(model_name)
+    out = [f"options of `reprlab train {model_name}` ({spec.description}), as key=value:"]
+    for title, cls, prefix in (("model", spec.config_cls, "model."), ("data", DataConfig, "data."), ("train", TrainConfig, "train.")):
+        out.append(f"\n{title}:")
+        for key, typ, text in describe(cls, prefix):
+            out.append(f"  {key:<32} {text}\n  {'':<32}   [{typ}]")
+    return "\n".join(out)
+
+
+def _add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--data", required=required, help="data set name, images:FOLDER, or a .npy/.npz/.csv file")
+    p.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
+    p.add_argument("--split", default="test", choices=["train", "test", "all"], help="which split (default: test)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reprlab",
+        description="Representation learning: auto-encoders, denoising AEs, mSDA, Siamese nets, VAEs, GANs.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train", help="train a model", epilog=_models_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    t.add_argument("model", help="model name (see below)")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. code_dim=2 train.lr=3e-4")
+    t.add_argument("--data", help="data set (default: digits); same as data.name=...")
+    t.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
+    t.add_argument("--download", action="store_true", help="download missing files when online")
+    t.add_argument("--config", help="YAML/JSON file with model:, data:, train: sections")
+    t.add_argument("--run-dir", help="run folder (default: runs/<name>)")
+    t.add_argument("--name", help="run name under runs/ (default: MODEL-DATA)")
+    t.add_argument("--resume", action="store_true", help="continue the run in the run folder from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run in the run folder")
+    t.add_argument("--devices", type=int, help="processes/devices (>1: data parallel)")
+    t.add_argument("--accelerator", help="cpu, cuda, mps or auto")
+    t.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed, ...")
+    t.add_argument("--seed", type=int, help="random seed")
+    t.add_argument("--steps", type=int, help="training steps (train.max_steps)")
+
+    e = sub.add_parser("eval", help="evaluate a trained run on a data split (prints JSON)")
+    e.add_argument("run", help="run folder")
+    _add_data_args(e)
+
+    enc = sub.add_parser("encode", help="write the codes of a data set as .npy (or .npz with labels)")
+    enc.add_argument("run", help="run folder")
+    enc.add_argument("-o", "--output", required=True, help="output file: codes.npy, or codes.npz with codes and labels")
+    _add_data_args(enc)
+
+    r = sub.add_parser("reconstruct", help="write a PNG grid: originals above reconstructions")
+    r.add_argument("run", help="run folder")
+    r.add_argument("-o", "--output", required=True, help="output PNG")
+    r.add_argument("-n", type=int, default=16, help="number of images")
+    _add_data_args(r)
+
+    s = sub.add_parser("sample", help="write a PNG grid of samples from a generative model")
+    s.add_argument("run", help="run folder")
+    s.add_argument("-o", "--output", required=True, help="output PNG")
+    s.add_argument("-n", type=int, default=64, help="number of samples")
+    s.add_argument("--seed", type=int, default=0)
+
+    d = sub.add_parser("data", help="list data sets and whether their files are present")
+    d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
+
+    tour = sub.add_parser("tour", help="run the lecture's methods on embedded data and write an HTML report")
+    tour.add_argument("--out", default="tour", help="output folder (default: ./tour)")
+    tour.add_argument("--quick", action="store_true", help="a reduced budget (seconds): a smoke run")
+    tour.add_argument("--only", help="comma-separated sections to run")
+    tour.add_argument("--data-dir", help="folder with MNIST etc. (default: $REPRLAB_DATA); optional")
+    tour.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import parse_overrides, read_config_file
+    from .run import build_run_config, train
+
+    file_values = read_config_file(a.config) if a.config else None
+    overrides = parse_overrides(a.overrides)
+    for flag, key in (
+        ("data", "data.name"), ("data_dir", "data.data_dir"), ("devices", "train.devices"),
+        ("accelerator", "train.accelerator"), ("precision", "train.precision"), ("seed", "train.seed"),
+        ("steps", "train.max_steps"),
+    ):
+        value = getattr(a, flag)
+        if value is not None:
+            overrides.append((key, value))
+    if a.download:
+        overrides.append(("data.download", True))
+    if a.quiet:
+        overrides.append(("train.progress", False))
+    rc = build_run_config(a.model, file_values, overrides)
+    if a.run_dir and a.name:
+        raise UsageError("pass either --run-dir or --name, not both")
+    data_tag = Path(rc.data.name.split(":", 1)[-1]).stem if ":" in rc.data.name or "." in rc.data.name else rc.data.name
+    run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / (a.name or f"{rc.model_name}-{data_tag}")
+    model, result = train(rc, run_dir, resume=a.resume, overwrite=a.overwrite)
+    if result.world_size == 1 or _rank() == 0:
+        metrics = {**result.train_metrics, **result.val_metrics}
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if "loss" in k)
+        log.info(f"done: {result.steps} steps in {result.wall_s:.1f}s ({result.samples_per_s:.0f} samples/s); {shown}")
+        log.info(f"run folder: {run_dir}  (config.yaml, metrics.csv, model.safetensors, figures/)")
+    return 0
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def _run_data(a: argparse.Namespace, model):
+    from .data import load_dataset
+
+    rc = model.run_config
+    name = a.data or rc.data.name
+    data_dir = a.data_dir or rc.data.data_dir
+    return load_dataset(name, split=a.split, data_dir=data_dir, seed=rc.train.seed)
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from . import load
+    from .eval import reconstruction_metrics
+
+    model = load(a.run)
+    data = _run_data(a, model)
+    metrics = {"run": a.run, "data": data.name, "split": a.split, "n": len(data)}
+    if model.can_reconstruct:
+        metrics.update(reconstruction_metrics(model, data))
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_encode(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import load
+    from .eval import encode_data
+
+    model = load(a.run)
+    data = _run_data(a, model)
+    codes = encode_data(model, data).numpy()
+    out = Path(a.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        arrays = {"codes": codes}
+        if data.y is not None:
+            arrays["labels"] = data.y.cpu().numpy()
+        np.savez(out, **arrays)
+    elif out.suffix == ".npy":
+        np.save(out, codes)
+    else:
+        raise UsageError(f"output {out} must end in .npy or .npz")
+    log.info(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {out}")
+    return 0
+
+
+def cmd_reconstruct(a: argparse.Namespace) -> int:
+    from . import load
+    from .run import reconstruction_pairs
+    from .viz import save_image_grid
+
+    model = load(a.run)
+    if not model.can_reconstruct:
+        raise UsageError(f"model {model.name!r} cannot reconstruct")
+    data = _run_data(a, model)
+    if not data.is_image:
+        raise UsageError(f"{data.name} holds feature vectors, not images: there is no picture to draw; use `reprlab eval`")
+    if a.n < 1:
+        raise UsageError("-n must be at least 1")
+    grid, per_row = reconstruction_pairs(model, data, a.n)
+    path = save_image_grid(grid, a.output, nrow=per_row)
+    log.info(f"wrote {path}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    import torch
+
+    from . import load
+    from .viz import save_image_grid
+
+    model = load(a.run)
+    if not model.can_sample:
+        model.sample(a.n)  # raises the model's one-line explanation
+    if a.n < 1:
+        raise UsageError("-n must be at least 1")
+    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed))
+    path = save_image_grid(x, a.output)
+    log.info(f"wrote {path}")
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from .data import DATASETS, missing_files, resolve_data_dir
+
+    root = resolve_data_dir(a.data_dir)
+    print(f"data folder: {root.resolve()}  (set REPRLAB_DATA or --data-dir to change)")
+    for name, spec in sorted(DATASETS.items()):
+        if spec.embedded or not spec.files:
+            status = "embedded" if spec.embedded else "user files"
+        else:
+            missing = missing_files(name, root)
+            status = "present" if not missing else f"missing {len(missing)}/{len(spec.files)} files (e.g. {missing[0]})"
+        print(f"  {name:<18} {status:<22} {spec.description}")
+    print("  images:FOLDER      user files             a folder of images (class sub-folders give labels)")
+    print("  PATH.npy|npz|csv   user files             an array file or a CSV of features (label column: label or y)")
+    return 0
+
+
+def cmd_tour(a: argparse.Namespace) -> int:
+    from .report.tour import run_tour
+
+    sections = [s.strip() for s in a.only.split(",")] if a.only else None
+    report = run_tour(Path(a.out), quick=a.quick, only=sections, data_dir=a.data_dir, seed=a.seed)
+    log.info(f"report: {report}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
+    "sample": cmd_sample, "data": cmd_data, "tour": cmd_tour,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(format="%(message)s", level=logging.INFO, stream=sys.stderr)
+    # `reprlab train MODEL --help`: the model's options (argparse would only show the generic help).
+    if len(argv) >= 3 and argv[0] == "train" and not argv[1].startswith("-") and ("-h" in argv or "--help" in argv):
+        try:
+            print(_options_help(argv[1]))
+            return 0
+        except ReprlabError as e:
+            print(f"reprlab: error: {e}", file=sys.stderr)
+            return e.exit_code
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come before or after options (argparse stops collecting them at
+    # the first option).
+    if args.command == "train":
+        args.overrides += [x for x in extra if "=" in x and not x.startswith("-")]
+        extra = [x for x in extra if not ("=" in x and not x.startswith("-"))]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.quiet:
+        log.setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except ReprlabError as e:
+        print(f"reprlab: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("reprlab: interrupted; `reprlab train ... --resume` continues from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -160,7 +160,41 @@ def train(
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
     trainer = Trainer(rc.train, run_dir, run_config=resolved)
     result = trainer.fit(model, data, val, resume=resume)
+    if run_dir is not None and trainer.is_main:
+        write_figures(model, run_dir, val if val is not None else data)
     return model, result
+
+
+def reconstruction_pairs(model, data, n: int = 16):
+    """First ``n`` samples of ``data`` and their reconstructions, interleaved row by row:
+    (2n, C, H, W) for a grid with originals above reconstructions."""
+    import torch
+
+    x = data.x[:n]
+    with torch.no_grad():
+        x_hat = model.reconstruct(x).cpu().clamp(0, 1)
+    per_row = min(n, 8)
+    rows = []
+    for i in range(0, x.shape[0], per_row):
+        rows += [x[i : i + per_row].cpu(), x_hat[i : i + per_row]]
+    return torch.cat(rows), per_row
+
+
+def write_figures(model, run_dir: Path, data) -> list[Path]:
+    """The run's standard figures: loss curves, and reconstructions of held-out images."""
+    from .viz import plot_curves, save_image_grid
+
+    figures = run_dir / "figures"
+    out = []
+    if (run_dir / "metrics.csv").exists():
+        out.append(plot_curves(run_dir / "metrics.csv", figures / "loss.png", title=f"{model.name} on {data.name}"))
+    if data.is_image and model.can_reconstruct:
+        was = model.training
+        model.eval()
+        grid, per_row = reconstruction_pairs(model, data.to("cpu") if data.x.device.type != "cpu" else data)
+        model.train(was)
+        out.append(save_image_grid(grid, figures / "reconstructions.png", nrow=per_row))
+    return out
 
 
 def load(run_dir: str | os.PathLike, *, weights: str = "final", device: str | None = None):

@@ -105,3 +105,11 @@ class ReprModel(nn.Module):
     @property
     def can_sample(self) -> bool:
         return type(self).sample is not ReprModel.sample
+
+    @property
+    def can_reconstruct(self) -> bool:
+        return type(self).reconstruct is not ReprModel.reconstruct
+
+    @property
+    def can_encode(self) -> bool:
+        return type(self).encode is not ReprModel.encode

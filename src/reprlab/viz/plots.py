@@ -1,0 +1,78 @@
+"""Figures: PNG image grids (torchvision's ``make_grid``) and metric curves (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from ..errors import UsageError
+
+#: Figure style shared by every plot of the library.
+STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, scale: int = 1) -> np.ndarray:
+    """(N, C, H, W) images with values in [0, 1] -> (H', W', 3) uint8 grid (``nrow`` images per row).
+
+    ``scale`` enlarges each pixel (nearest neighbour) so that 8x8 digits stay visible.
+    """
+    from torchvision.utils import make_grid
+
+    if images.ndim != 4:
+        raise UsageError(f"image_grid needs images of shape (N, C, H, W), got {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise UsageError("image_grid got no images")
+    x = images.detach().float().cpu().clamp(0, 1)
+    if scale > 1:
+        x = torch.nn.functional.interpolate(x, scale_factor=scale, mode="nearest")
+    nrow = nrow or int(math.ceil(math.sqrt(x.shape[0])))
+    grid = make_grid(x, nrow=nrow, padding=padding, pad_value=1.0)  # (3, H', W')
+    return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def save_image_grid(images: Tensor, path: str | os.PathLike, nrow: int | None = None, scale: int | None = None) -> Path:
+    """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1]; small images are enlarged to ≥ 28 px."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if scale is None:
+        scale = max(1, int(math.ceil(28 / max(images.shape[-2:]))))
+    Image.fromarray(image_grid(images, nrow, scale=scale)).save(path)
+    return path
+
+
+def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: str = "") -> Path:
+    """Plot every ``*loss`` column of a run's ``metrics.csv`` against the step; write a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise UsageError(f"{metrics_csv} has no rows to plot")
+    columns = [c for c in rows[0] if c.endswith("loss")]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for c in columns:
+            pts = [(float(r["step"]), float(r[c])) for r in rows if r.get(c) not in (None, "")]
+            if pts:
+                s, v = zip(*pts)
+                ax.plot(s, v, marker="o" if c.startswith("val") else None, ms=3, label=c)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title(title or "training curves")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
