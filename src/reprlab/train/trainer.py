@@ -347,8 +347,11 @@ class Trainer:
             check_finite(done)
             now = time.perf_counter()
             row = tracker.flush()
+            if world > 1 and row:  # each rank saw its share of the batch: log the global mean
+                mean = fabric.all_reduce(torch.tensor(list(row.values()), device=device), reduce_op="mean")
+                row = dict(zip(row, mean.tolist()))
             if row:
-                train_metrics = row
+                train_metrics = dict(row)
             rate = (done - step_last) * cfg.batch_size / max(now - t_last, 1e-9)
             t_last, step_last = now, done
             row["samples_per_s"] = rate
@@ -389,10 +392,10 @@ class Trainer:
             ckpt.load_weights(self.run_dir / "best.safetensors", model)  # restore the best weights
 
         replica_diff = None
-        if world > 1:
+        if world > 1:  # DDP keeps replicas equal; check it: max over weights of (max - min over ranks)
             flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
-            gathered = fabric.all_gather(flat)  # (world, P)
-            replica_diff = float((gathered - gathered[0:1]).abs().max())
+            spread = fabric.all_reduce(flat.clone(), reduce_op="max") - fabric.all_reduce(flat.clone(), reduce_op="min")
+            replica_diff = float(spread.abs().max())
 
         result = FitResult(
             run_dir=str(self.run_dir) if self.run_dir is not None else None,
