@@ -67,7 +67,8 @@ def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: 
             pts = [(float(r["step"]), float(r[c])) for r in rows if r.get(c) not in (None, "")]
             if pts:
                 s, v = zip(*pts)
-                ax.plot(s, v, marker="o" if c.startswith("val") else None, ms=3, label=c)
+                few = len(pts) < 20 or c.startswith("val")
+                ax.plot(s, v, marker="o" if few else None, ms=3, label=c)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.set_title(title or "training curves")

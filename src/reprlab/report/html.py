@@ -1,0 +1,90 @@
+"""A self-contained HTML page: every figure is embedded as a base64 PNG, no external asset."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+section{border-top:1px solid #ddd;margin-top:2em;padding-top:.5em}
+table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f5f5f5} .num{text-align:right;font-variant-numeric:tabular-nums}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top} figcaption{color:#555;font-size:.9em;max-width:480px}
+img{max-width:480px;image-rendering:pixelated;border:1px solid #eee}
+.error{background:#fff0f0;border:1px solid #e99;padding:.6em;white-space:pre-wrap;font-family:monospace}
+.ok{color:#080} .failed{color:#b00} code{background:#f5f5f5;padding:0 .2em}
+"""
+
+
+@dataclass
+class Section:
+    """One section of the report: what was run, its numbers and its pictures (or its error)."""
+
+    key: str
+    title: str
+    summary: str = ""
+    settings: dict = field(default_factory=dict)
+    metrics: list[dict] = field(default_factory=list)  # rows: {"metric", "value", "reference"}
+    figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, png path)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def render_section(s: Section) -> str:
+    status = f'<span class="failed">failed</span>' if s.error else f'<span class="ok">ok</span>'
+    out = [f'<section id="{html.escape(s.key)}"><h2>{html.escape(s.title)} — {status} <small>({s.seconds:.1f} s)</small></h2>']
+    if s.summary:
+        out.append(f"<p>{html.escape(s.summary)}</p>")
+    if s.settings:
+        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in s.settings.items())
+        out.append(f"<table><caption>what was run</caption>{cells}</table>")
+    if s.metrics:
+        rows = "".join(
+            f"<tr><td>{html.escape(r['metric'])}</td><td class=num>{_fmt(r['value'])}</td>"
+            f"<td>{_fmt(r.get('reference', ''))}</td></tr>"
+            for r in s.metrics
+        )
+        out.append(f"<table><tr><th>metric</th><th>value</th><th>reference</th></tr>{rows}</table>")
+    for caption, path in s.figures:
+        out.append(f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if s.error:
+        out.append(f'<div class="error">{html.escape(s.error)}</div>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def render_report(sections: list[Section], path: str | os.PathLike, title: str, subtitle: str = "") -> Path:
+    """Write the report page atomically and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    toc = "".join(
+        f'<li><a href="#{html.escape(s.key)}">{html.escape(s.title)}</a> {"(failed)" if s.error else ""}</li>' for s in sections
+    )
+    body = "\n".join(render_section(s) for s in sections)
+    page = (
+        f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+        f'<p class="sub">{html.escape(subtitle)} — generated {when}</p><ul>{toc}</ul>{body}</body></html>'
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

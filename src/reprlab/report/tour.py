@@ -1,0 +1,173 @@
+"""``reprlab tour``: the lecture's methods run on embedded data, reported in one HTML page.
+
+Each section is a function registered with :func:`tour_section`; it trains through the same
+pipeline as ``reprlab train`` (its runs land in ``<out>/runs/``, reusable with ``reprlab eval``)
+and returns a :class:`~reprlab.report.html.Section`. A section that fails is reported in the page
+with its error and the others still run. Later families add their own sections here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UsageError
+from .html import Section, render_report
+
+log = logging.getLogger("reprlab")
+
+
+@dataclass
+class TourContext:
+    out: Path
+    quick: bool
+    seed: int
+    data_dir: str | None
+
+    def steps(self, full: int, quick: int = 60) -> int:
+        return quick if self.quick else full
+
+    def run_dir(self, name: str) -> Path:
+        return self.out / "runs" / name
+
+    def figure(self, section: str, name: str) -> Path:
+        p = self.out / "figures" / section / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+SECTIONS: dict[str, tuple[str, Callable[[TourContext, Section], None]]] = {}
+
+
+def tour_section(key: str, title: str):
+    """Register ``fn(ctx, section)`` as a tour section; it fills in the section it is given."""
+
+    def deco(fn):
+        SECTIONS[key] = (title, fn)
+        return fn
+
+    return deco
+
+
+def _train(ctx: TourContext, name: str, model: str, overrides: list[tuple[str, object]]):
+    from ..run import build_run_config, train
+
+    base = [("train.seed", ctx.seed), ("train.progress", False), ("train.tensorboard", False)]
+    if ctx.data_dir:
+        base.append(("data.data_dir", ctx.data_dir))
+    steps = dict(overrides).get("train.max_steps", 2000)
+    base.append(("train.log_every", max(1, min(50, steps // 20))))
+    rc = build_run_config(model, None, base + overrides)
+    model_obj, result = train(rc, ctx.run_dir(name), overwrite=True)
+    return rc, model_obj, result
+
+
+def _pca_test_mse(train_x, test_x, k: int) -> float:
+    """Per-coordinate test MSE of PCA with k components (the linear auto-encoder's optimum)."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=k, svd_solver="full").fit(train_x)
+    rec = pca.inverse_transform(pca.transform(test_x))
+    return float(((rec - test_x) ** 2).mean())
+
+
+@tour_section("autoencoder", "Auto-encoders on digits: x → h → x̂, squared error and cross-entropy, vs PCA")
+def autoencoder_digits(ctx: TourContext, s: Section) -> None:
+    from ..data import load_dataset
+    from ..eval import reconstruction_metrics
+
+    steps = ctx.steps(1500)
+    test = load_dataset("digits", split="test", seed=ctx.seed)
+    train_data = load_dataset("digits", split="train", seed=ctx.seed)
+    k = 16
+    s.summary = (
+        "An MLP auto-encoder (64-256-64-16 and back) trained with the lecture's two reconstruction losses. "
+        "PCA with the same number of components is the best any *linear* auto-encoder can do; the "
+        "non-linear one should beat it on held-out digits."
+    )
+    s.settings = {"data": "digits (sklearn, 8x8), stratified 80/20 split", "code size d": k, "steps": steps,
+                  "batch": 128, "optimizer": "Adam, lr 1e-3", "seed": ctx.seed}
+    pca = _pca_test_mse(train_data.x.flatten(1).numpy(), test.x.flatten(1).numpy(), k)
+    s.metrics.append({"metric": f"PCA({k}) test MSE per pixel", "value": pca, "reference": "linear optimum (sklearn)"})
+    for loss in ("mse", "bce"):
+        name = f"ae-{loss}-digits"
+        _, model, result = _train(ctx, name, "ae", [("model.code_dim", k), ("model.loss", loss), ("train.max_steps", steps)])
+        m = reconstruction_metrics(model, test)
+        s.metrics.append({"metric": f"AE ({loss}) test MSE per pixel", "value": m["mse"],
+                          "reference": f"{m['mse'] / pca:.2f}x PCA"})
+        s.metrics.append({"metric": f"AE ({loss}) training throughput, samples/s", "value": result.samples_per_s})
+        run = ctx.run_dir(name)
+        s.figures.append((f"{loss}: held-out digits (rows 1, 3) and reconstructions (rows 2, 4)", run / "figures" / "reconstructions.png"))
+        s.figures.append((f"{loss}: training and validation loss", run / "figures" / "loss.png"))
+
+
+@tour_section("autoencoder-mnist", "Convolutional auto-encoder on MNIST (when MNIST is present)")
+def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
+    from ..data import load_dataset, missing_files
+    from ..eval import reconstruction_metrics
+
+    if missing_files("mnist", ctx.data_dir):
+        s.summary = "Skipped: MNIST is not in the data folder (set REPRLAB_DATA or --data-dir; `reprlab data` shows what is present)."
+        return
+    steps = ctx.steps(1500, 40)
+    s.summary = "A convolutional auto-encoder (two stride-2 blocks, d = 32) with the cross-entropy loss on MNIST."
+    s.settings = {"data": "MNIST train (60k), test (10k)", "code size d": 32, "steps": steps, "batch": 128, "seed": ctx.seed}
+    _, model, _ = _train(ctx, "ae-conv-mnist", "ae", [
+        ("data.name", "mnist"), ("model.arch", "conv"), ("model.code_dim", 32), ("model.loss", "bce"),
+        ("train.max_steps", steps), ("train.val_every", 500),
+    ])
+    m = reconstruction_metrics(model, load_dataset("mnist", split="test", data_dir=ctx.data_dir))
+    s.metrics.append({"metric": "test cross-entropy per image (nats)", "value": m["bce"]})
+    s.metrics.append({"metric": "test MSE per pixel", "value": m["mse"]})
+    run = ctx.run_dir("ae-conv-mnist")
+    s.figures.append(("held-out digits and their reconstructions", run / "figures" / "reconstructions.png"))
+    s.figures.append(("training and validation loss", run / "figures" / "loss.png"))
+
+
+def run_tour(out: Path, *, quick: bool = False, only: list[str] | None = None, data_dir: str | None = None, seed: int = 0) -> Path:
+    """Run the tour's sections and write ``<out>/report.html``; returns its path."""
+    if only:
+        unknown = [k for k in only if k not in SECTIONS]
+        if unknown:
+            raise UsageError(f"unknown tour section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
+    keys = only or list(SECTIONS)
+    data_dir = data_dir or os.environ.get("REPRLAB_DATA")
+    ctx = TourContext(Path(out), quick, seed, data_dir)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    done: list[Section] = []
+    for i, key in enumerate(keys, 1):
+        title, fn = SECTIONS[key]
+        log.info(f"[{i}/{len(keys)}] {title} ...")
+        section = Section(key, title)
+        t0 = time.perf_counter()
+        try:
+            fn(ctx, section)
+        except Exception as e:  # a failed section is reported, the others still run
+            section.error = f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}"
+            log.info(f"    failed: {type(e).__name__}: {e}")
+        section.seconds = time.perf_counter() - t0
+        done.append(section)
+        log.info(f"    {'failed' if section.error else 'done'} in {section.seconds:.1f}s")
+    report = render_report(
+        done, ctx.out / "report.html", "reprlab tour",
+        f"{'quick' if quick else 'default'} budget, seed {seed}",
+    )
+    _print_summary(done)
+    return report
+
+
+def _print_summary(sections: list[Section]) -> None:
+    lines = ["", f"{'section':<22} {'status':<8} {'time':>7}  key numbers"]
+    for s in sections:
+        nums = "; ".join(
+            f"{m['metric']}: {m['value']:.4g}" if isinstance(m["value"], float) else f"{m['metric']}: {m['value']}"
+            for m in s.metrics[:3]
+        )
+        status = "failed" if s.error else ("skipped" if s.summary.startswith("Skipped") else "ok")
+        lines.append(f"{s.key:<22} {status:<8} {s.seconds:>6.1f}s  {nums}")
+    print("\n".join(lines))

@@ -1,0 +1,71 @@
+"""`reprlab tour --quick`: completes, the HTML parses, every <img> is an embedded PNG that decodes,
+every section is present or reports its error."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from reprlab.cli import main
+from reprlab.report import tour
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+        self.sections: list[str] = []
+        self.errors: list[str] = []
+        self._in_error = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        if tag == "section":
+            self.sections.append(a.get("id", ""))
+        if tag == "div" and a.get("class") == "error":
+            self._in_error = True
+
+    def handle_data(self, data):
+        if self._in_error:
+            self.errors.append(data)
+            self._in_error = False
+
+
+def _parse(path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def test_quick_tour_writes_a_self_contained_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("REPRLAB_DATA", raising=False)
+    monkeypatch.setattr(tour, "SECTIONS", {k: v for k, v in tour.SECTIONS.items()})
+
+    def broken(ctx, section):
+        raise RuntimeError("this section is broken on purpose")
+
+    tour.SECTIONS["broken"] = ("A broken section", broken)
+    assert main(["tour", "--quick", "--out", str(tmp_path), "--only", "autoencoder,broken"]) == 0
+    page = _parse(tmp_path / "report.html")
+    assert page.sections == ["autoencoder", "broken"]
+    assert len(page.images) >= 4
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        img = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        img.verify()
+        assert img.format == "PNG"
+    assert any("broken on purpose" in e for e in page.errors)
+    out = capsys.readouterr().out
+    assert "autoencoder" in out and "failed" in out
+
+
+def test_unknown_tour_section_is_a_usage_error(tmp_path, capsys):
+    assert main(["tour", "--out", str(tmp_path), "--only", "nope"]) == 2
+    assert "unknown tour section 'nope'" in capsys.readouterr().err
