@@ -277,3 +277,17 @@ def test_data_shape_mismatch_is_refused():
     data = TensorData(torch.rand(40, 1, 8, 8))
     with pytest.raises(Exception, match="shape"):
         Trainer(_cfg()).fit(model, data)
+
+
+@pytest.mark.parametrize("precision,dtype", [("bf16-mixed", torch.float32), ("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
+def test_precisions_train_validate_and_reload(tmp_path, precision, dtype):
+    import reprlab
+
+    rc = build_run_config("ae", None, [("max_steps", 20), ("precision", precision), ("val_every", 10),
+                                       ("progress", False), ("tensorboard", False)])
+    model, result = train(rc, tmp_path / "r")
+    assert math.isfinite(result.val_metrics["val/loss"])
+    saved = load_file(str(tmp_path / "r" / "model.safetensors"))
+    assert {v.dtype for v in saved.values()} == {dtype}
+    loaded = reprlab.load(tmp_path / "r")
+    assert torch.isfinite(loaded.reconstruct(torch.rand(3, 1, 8, 8))).all()

@@ -75,7 +75,7 @@ def parse_name(name: str) -> tuple[str, str | None]:
         raise DataError("a data set name is required; run `reprlab data` to list them")
     lowered = name.lower()
     if lowered.endswith((".npy", ".npz", ".csv")) and not lowered.startswith("images:"):
-        return "file", name
+        return "file", name[len("file:"):] if lowered.startswith("file:") else name
     base, sep, arg = name.partition(":")
     return base, (arg if sep else None)
 

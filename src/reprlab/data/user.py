@@ -155,6 +155,8 @@ def npy_from_bytes(buf: bytes, label: str) -> np.ndarray:
         raise DataError(f"{label}: not a valid .npy array ({_reason(e)}); {fix}") from None
     if dtype.hasobject or dtype.kind not in "biufcUS" or dtype.itemsize == 0:
         raise DataError(f"{label}: holds {dtype} values (objects or records); {fix} on a numeric array")
+    if any(d < 0 for d in shape):
+        raise DataError(f"{label}: header declares the negative shape {shape}; {fix}")
     offset, count = f.tell(), math.prod(shape)
     expected = offset + count * dtype.itemsize
     if len(buf) != expected:

@@ -215,9 +215,11 @@ class Trainer:
         model.eval()
         sums: dict[str, Tensor] = {}
         n = 0
+        precision = self.fabric.strategy.precision
         with torch.no_grad(), self.fabric.autocast():
             for batch in batches.epoch(0):
                 b = batch.size
+                batch = precision.convert_input(batch)  # e.g. bf16 inputs for precision=bf16-true
                 for k, v in model.evaluate(batch).items():
                     v = v.detach().float() * b
                     sums[k] = sums[k] + v if k in sums else v
