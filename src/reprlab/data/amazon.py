@@ -11,6 +11,10 @@ stratified by label, see :mod:`.splits`.
 
 from __future__ import annotations
 
+import io
+import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,90 @@ def _reason(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
+# MAT v5 data types: numeric miTYPE -> item size, text types, and the array classes read here.
+_MI_NUMERIC = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8}
+_MI_TEXT = {16, 17, 18}
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+_MX_CHAR, _MX_SPARSE, _MX_NUMERIC = 4, 5, range(6, 16)
+_MAX_INFLATED = 1 << 30
+
+
+def _elements(buf: bytes, start: int, end: int, order: str, padded: bool) -> list[tuple[int, int, int]]:
+    """(type, data offset, byte count) of the MAT v5 data elements in ``buf[start:end]``."""
+    out, pos = [], start
+    while pos < end:
+        if end - pos < 8:
+            raise ValueError(f"truncated element tag at byte {pos}")
+        first, count = struct.unpack_from(order + "II", buf, pos)
+        if first >> 16:  # small data element: type and count packed into 4 bytes
+            mdtype, count = first & 0xFFFF, first >> 16
+            if count > 4:
+                raise ValueError(f"bad small element at byte {pos}")
+            out.append((mdtype, pos + 4, count))
+            pos += 8
+            continue
+        if pos + 8 + count > end:
+            raise ValueError(f"element at byte {pos} runs past the end ({count} bytes)")
+        out.append((first, pos + 8, count))
+        pos += 8 + count + (-count % 8 if padded else 0)
+    return out
+
+
+def _check_matrix(buf: bytes, start: int, count: int, order: str) -> None:
+    """Check one miMATRIX: flags, dims, name, then data elements whose sizes match the dims."""
+    subs = _elements(buf, start, start + count, order, padded=True)
+    if len(subs) < 3 or subs[0][:3:2] != (6, 8) or subs[1][0] != 5 or subs[1][2] % 4 or subs[2][0] != 1:
+        raise ValueError("malformed array header")
+    flags = struct.unpack_from(order + "I", buf, subs[0][1])[0]
+    mclass, complex_ = flags & 0xFF, bool(flags & 0x800)
+    dims = struct.unpack_from(f"{order}{subs[1][2] // 4}i", buf, subs[1][1])
+    if len(dims) < 2 or min(dims) < 0:
+        raise ValueError(f"bad dimensions {dims}")
+    data = subs[3:]
+    if mclass in _MX_NUMERIC:
+        n = math.prod(dims)
+        ok = len(data) == 1 + complex_ and all(t in _MI_NUMERIC and c == n * _MI_NUMERIC[t] for t, _, c in data)
+    elif mclass == _MX_SPARSE:
+        ok = len(data) == 3 + complex_ and all(t in _MI_NUMERIC for t, _, _ in data) and len(dims) == 2
+        ok = ok and data[1][2] == (dims[1] + 1) * _MI_NUMERIC[data[1][0]]
+    elif mclass == _MX_CHAR:
+        ok = len(data) == 1 and (data[0][0] in _MI_NUMERIC or data[0][0] in _MI_TEXT)
+    else:
+        raise ValueError(f"unsupported MATLAB array class {mclass} (cell, struct or object)")
+    if not ok:
+        raise ValueError(f"data of a class-{mclass} array do not match its dimensions {dims}")
+
+
+def _check_mat5(buf: bytes) -> None:
+    """Walk the structure of a MAT v5 file before scipy reads it.
+
+    scipy's compiled reader trusts type codes and sizes read from the file and can crash the
+    interpreter on a damaged file; this pure-Python walk rejects such files with ValueError.
+    """
+    if len(buf) < 128 or 0 in buf[:4] or buf[126:128] not in (b"IM", b"MI"):
+        raise ValueError("not a MATLAB v5 file (bad 128-byte header)")
+    order = "<" if buf[126:128] == b"IM" else ">"
+    version = struct.unpack_from(order + "H", buf, 124)[0]
+    if version != 0x0100:
+        raise ValueError(f"MATLAB file version 0x{version:04x} (v7.3/HDF5?) is not supported; save with -v7")
+    for mdtype, start, count in _elements(buf, 128, len(buf), order, padded=False):
+        if count == 0:
+            raise ValueError("empty top-level element")
+        if mdtype == _MI_COMPRESSED:
+            inflater = zlib.decompressobj()
+            inner = inflater.decompress(buf[start : start + count], _MAX_INFLATED)
+            if inflater.unconsumed_tail or not inflater.eof:
+                raise ValueError("compressed element is truncated or inflates beyond 1 GiB")
+            elements = _elements(inner, 0, len(inner), order, padded=True)
+            if len(elements) != 1 or elements[0][0] != _MI_MATRIX:
+                raise ValueError("compressed element does not hold exactly one array")
+            _check_matrix(inner, elements[0][1], elements[0][2], order)
+        elif mdtype == _MI_MATRIX:
+            _check_matrix(buf, start, count, order)
+        else:
+            raise ValueError(f"unexpected top-level element type {mdtype}")
+
+
 def read_reviews_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read and check one domain file: features float32 (n, 400) and labels int64 (n,) in {0, 1}.
 
@@ -45,9 +133,14 @@ def read_reviews_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     fix = f"re-download {path.name} (MATLAB v5 with keys fts: n x {NUM_FEATURES}, labels: n x 1)"
     try:
-        mat = scipy.io.loadmat(str(path))
+        buf = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found; put {path.name} in {path.parent}") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({_reason(e)}); check its permissions") from None
+    try:
+        _check_mat5(buf)
+        mat = scipy.io.loadmat(io.BytesIO(buf))
     except Exception as e:  # scipy raises many types for damaged files
         raise DataError(f"{path}: not a readable .mat file ({_reason(e)}); {fix}") from None
     missing = [k for k in ("fts", "labels") if k not in mat]
@@ -55,10 +148,13 @@ def read_reviews_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         found = ", ".join(k for k in mat if not k.startswith("__")) or "none"
         raise DataError(f"{path}: no {' or '.join(missing)} in it (found: {found}); {fix}")
     fts, labels = mat["fts"], mat["labels"]
-    if scipy.sparse.issparse(fts):
-        fts = fts.toarray()
-    if scipy.sparse.issparse(labels):
-        labels = labels.toarray()
+    try:
+        for a in (fts, labels):
+            if scipy.sparse.issparse(a):
+                a.check_format(full_check=True)  # bad indices would make toarray write out of bounds
+        fts, labels = (a.toarray() if scipy.sparse.issparse(a) else a for a in (fts, labels))
+    except Exception as e:
+        raise DataError(f"{path}: damaged sparse array ({_reason(e)}); {fix}") from None
     if not isinstance(fts, np.ndarray) or fts.ndim != 2 or fts.shape[1] != NUM_FEATURES or fts.shape[0] == 0:
         raise DataError(f"{path}: fts has shape {getattr(fts, 'shape', '?')}, expected (n, {NUM_FEATURES}); {fix}")
     if fts.dtype.kind not in "biuf":
@@ -68,7 +164,8 @@ def read_reviews_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"{path}: labels has shape {labels.shape} {labels.dtype}, expected ({fts.shape[0]}, 1) numbers; {fix}"
         )
-    x = fts.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = fts.astype(np.float32)
     if not np.isfinite(x).all():
         raise DataError(f"{path}: fts holds NaN or Inf values; {fix}")
     labels = labels.reshape(-1)

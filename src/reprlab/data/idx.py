@@ -102,6 +102,8 @@ def read_idx(
             f"{label}: IDX file has {n - expected} bytes beyond its declared shape {dims} "
             f"(expected {expected} bytes, found {n}); {_FIX}"
         )
+    if math.prod(d for d in dims if d) * dtype.itemsize >= 2**63:  # numpy cannot even describe it
+        raise DataError(f"{label}: IDX file declares the impossible shape {dims}; {_FIX}")
     data = np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims)
     if dtype.itemsize > 1:
         data = data.astype(dtype.newbyteorder("="))

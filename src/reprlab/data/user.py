@@ -267,7 +267,8 @@ def array_data(x: np.ndarray, y: np.ndarray | None, label: str) -> TensorData:
     if x.ndim == 4 and x.shape[1] > 4 and x.shape[3] in (1, 3, 4):
         raise DataError(f"{label}: x of shape {x.shape} looks channels-last; save x.transpose(0, 3, 1, 2) as (N, C, H, W)")
     scaled = x.ndim >= 3 and x.dtype.kind in "iu" and x.min() >= 0 and x.max() <= 255
-    out = np.divide(x, 255, dtype=np.float32) if scaled else x.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become inf, caught below
+        out = np.divide(x, 255, dtype=np.float32) if scaled else x.astype(np.float32)
     if not np.isfinite(out).all():
         first = int(np.argmax(~np.isfinite(out.reshape(len(out), -1)).all(axis=1)))
         raise DataError(f"{label}: x holds NaN or Inf (or values beyond float32) at sample {first}; replace them")
