@@ -173,22 +173,31 @@ def cmd_encode(a: argparse.Namespace) -> int:
     from . import load
     from .eval import encode_data
 
+    out = Path(a.output)
+    if out.suffix not in (".npy", ".npz"):
+        raise UsageError(f"output {out} must end in .npy or .npz")
     model = load(a.run)
+    if not model.can_encode:
+        raise UsageError(f"model {model.name!r} cannot encode")
     data = _run_data(a, model)
     codes = encode_data(model, data).numpy()
-    out = Path(a.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         arrays = {"codes": codes}
         if data.y is not None:
             arrays["labels"] = data.y.cpu().numpy()
         np.savez(out, **arrays)
-    elif out.suffix == ".npy":
-        np.save(out, codes)
     else:
-        raise UsageError(f"output {out} must end in .npy or .npz")
+        np.save(out, codes)
     log.info(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {out}")
     return 0
+
+
+def _check_png_args(a: argparse.Namespace) -> None:
+    if a.n < 1:
+        raise UsageError(f"-n must be at least 1, got {a.n}")
+    if Path(a.output).suffix.lower() != ".png":
+        raise UsageError(f"output {a.output} must end in .png")
 
 
 def cmd_reconstruct(a: argparse.Namespace) -> int:
@@ -196,14 +205,13 @@ def cmd_reconstruct(a: argparse.Namespace) -> int:
     from .run import reconstruction_pairs
     from .viz import save_image_grid
 
+    _check_png_args(a)
     model = load(a.run)
     if not model.can_reconstruct:
         raise UsageError(f"model {model.name!r} cannot reconstruct")
     data = _run_data(a, model)
     if not data.is_image:
         raise UsageError(f"{data.name} holds feature vectors, not images: there is no picture to draw; use `reprlab eval`")
-    if a.n < 1:
-        raise UsageError("-n must be at least 1")
     grid, per_row = reconstruction_pairs(model, data, a.n)
     path = save_image_grid(grid, a.output, nrow=per_row)
     log.info(f"wrote {path}")
@@ -216,11 +224,10 @@ def cmd_sample(a: argparse.Namespace) -> int:
     from . import load
     from .viz import save_image_grid
 
+    _check_png_args(a)
     model = load(a.run)
     if not model.can_sample:
         model.sample(a.n)  # raises the model's one-line explanation
-    if a.n < 1:
-        raise UsageError("-n must be at least 1")
     x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed))
     path = save_image_grid(x, a.output)
     log.info(f"wrote {path}")

@@ -95,10 +95,20 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             raise bad
         if isinstance(value, int):
             return value
+        if isinstance(value, str):  # ``1e3`` or ``10_000`` from YAML 1.1
+            try:
+                value = float(value.strip().replace("_", ""))
+            except ValueError:
+                raise bad from None
         if isinstance(value, float) and value.is_integer():
             return int(value)
         raise bad
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads ``1e-3`` (no dot) as a string
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise bad from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
         value = float(value)

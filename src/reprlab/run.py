@@ -149,14 +149,14 @@ def train(
 ) -> tuple[Any, FitResult]:
     """Train the model of ``rc`` on its data; returns (model, result). The pipeline of ``reprlab train``."""
     run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None:
-        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     data = load_data(rc, "train")
     val = None
     if rc.data.val_fraction > 0:
         data, val = data.split(rc.data.val_fraction, rc.train.seed)
     seed_everything(rc.train.seed)
     model = build_model(rc, data.sample_shape)
+    if run_dir is not None:  # after data and model: a bad config leaves no run folder behind
+        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
     trainer = Trainer(rc.train, run_dir, run_config=resolved)
     result = trainer.fit(model, data, val, resume=resume)
