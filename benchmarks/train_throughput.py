@@ -72,9 +72,10 @@ def as_own_process(fn, env: dict[str, str]):
 
     Needed because reprlab's trainer changes process-wide state that would otherwise leak into
     the contenders timed after it: ``deterministic=True`` turns on
-    ``torch.use_deterministic_algorithms``, and importing ``lightning_fabric`` sets
-    ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, which makes every ``torch.cuda.is_available()`` (Adam's
-    ``step`` calls it) an NVML query -- a measurable cost per step on a machine without a GPU.
+    ``torch.use_deterministic_algorithms``, and importing ``lightning_fabric`` sets environment
+    variables (``PYTORCH_NVML_BASED_CUDA_CHECK=1`` makes every ``torch.cuda.is_available()`` --
+    Adam's ``step`` calls it -- an NVML query, a measurable cost per step without a GPU; reprlab
+    undoes that one, but the benchmark does not rely on it).
     """
 
     def run():
@@ -187,22 +188,25 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 30 steps, 2 repetitions")
     p.add_argument("--steps", type=int, help="training steps per repetition (default 300; quick: 30)")
-    p.add_argument("--reps", type=int, help="timed repetitions (default 5; quick: 2)")
+    p.add_argument("--reps", type=int, help="timed repetitions (default 7; quick: 2)")
     p.add_argument("--no-write", action="store_true", help="print the table only, write no JSON")
     args = p.parse_args(argv)
     steps = args.steps or (30 if args.quick else 300)
-    reps = args.reps or (2 if args.quick else 5)
+    reps = args.reps or (2 if args.quick else 7)
 
     import logging
     import warnings
 
     # The environment of a plain PyTorch process, and that of a reprlab process: Trainer.fit
-    # imports lightning_fabric, whose import sets environment variables for the whole process.
+    # imports lightning_fabric, whose import may set environment variables for the whole process
+    # (reprlab undoes PYTORCH_NVML_BASED_CUDA_CHECK=1, see reprlab.train.trainer._import_fabric;
+    # whatever stays is recorded in the results and given to the reprlab rows only).
     if "lightning_fabric" in sys.modules:
         raise RuntimeError("lightning_fabric was imported before the plain environment could be recorded")
     plain_env = dict(os.environ)
-    import lightning_fabric  # noqa: F401
+    from reprlab.train.trainer import _import_fabric
 
+    _import_fabric()
     reprlab_env = dict(os.environ)
     os.environ.clear()
     os.environ.update(plain_env)

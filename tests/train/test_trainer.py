@@ -291,3 +291,23 @@ def test_precisions_train_validate_and_reload(tmp_path, precision, dtype):
     assert {v.dtype for v in saved.values()} == {dtype}
     loaded = reprlab.load(tmp_path / "r")
     assert torch.isfinite(loaded.reconstruct(torch.rand(3, 1, 8, 8))).all()
+
+
+@pytest.mark.parametrize("before", [None, "0", "1"])
+def test_importing_fabric_leaves_the_cuda_check_setting_as_it_was(before):
+    """lightning_fabric sets PYTORCH_NVML_BASED_CUDA_CHECK=1 on import (a per-step NVML query in
+    torch.optim); the trainer's import puts back what the process had. Fresh process: the test
+    process may have imported lightning_fabric already."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTORCH_NVML_BASED_CUDA_CHECK"}
+    if before is not None:
+        env["PYTORCH_NVML_BASED_CUDA_CHECK"] = before
+    code = (
+        "import os, sys; from reprlab.train.trainer import _import_fabric; _import_fabric(); "
+        "assert 'lightning_fabric' in sys.modules; print(os.environ.get('PYTORCH_NVML_BASED_CUDA_CHECK'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == str(before)
