@@ -1,5 +1,6 @@
 """Metrics computed on a trained model and a data set."""
 
 from .reconstruction import encode_data, reconstruction_metrics
+from .subspace import decoder_columns, subspace_agreement
 
-__all__ = ["encode_data", "reconstruction_metrics"]
+__all__ = ["decoder_columns", "encode_data", "reconstruction_metrics", "subspace_agreement"]

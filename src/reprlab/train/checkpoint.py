@@ -93,7 +93,9 @@ def save_state(state: Any, folder: Path, stem: str) -> None:
 
 
 def load_state(folder: Path, stem: str) -> Any:
-    tensors = load_file(str(folder / f"{stem}.safetensors"))
+    # Fresh, aligned copies: a reduction over a tensor read at an unaligned address may round
+    # differently (SIMD peeling), and L-BFGS's history dot products must match an unbroken run.
+    tensors = {k: v.clone() for k, v in load_file(str(folder / f"{stem}.safetensors")).items()}
     tree = json.loads((folder / f"{stem}.json").read_text())
     return unflatten_state(tree, tensors)
 

@@ -14,7 +14,10 @@ class TrainConfig:
     seed: int = option(0, "seed of initialization, data order and noise: same seed, same machine, same numbers")
     max_steps: int = option(2000, "training steps (one step = one batch, all its updates)", ge=1)
     batch_size: int = option(128, "global batch size (split across processes under DDP)", ge=1)
-    optimizer: Literal["adam", "adamw", "sgd"] = option("adam", "optimizer of every update")
+    optimizer: Literal["adam", "adamw", "sgd", "lbfgs"] = option(
+        "adam", "optimizer of every update (lbfgs: full-batch L-BFGS, strong-Wolfe line search; set batch_size to the data size)"
+    )
+    lbfgs_max_iter: int = option(20, "lbfgs: iterations (each with its line search) per training step", ge=1)
     lr: float = option(1e-3, "learning rate", gt=0)
     betas: tuple[float, float] = option((0.9, 0.999), "Adam betas", ge=0, lt=1)
     momentum: float = option(0.9, "SGD momentum", ge=0, lt=1)
@@ -42,6 +45,8 @@ class TrainConfig:
     tensorboard: bool = option(True, "also log to TensorBoard when it is installed")
 
     def __post_init__(self):
+        if self.optimizer == "lbfgs" and self.weight_decay > 0:
+            raise ConfigError("train.weight_decay is not supported with train.optimizer=lbfgs; set it to 0 or use adamw")
         if self.batch_size % (self.devices * self.num_nodes):
             raise ConfigError(
                 f"train.batch_size={self.batch_size} must be divisible by devices*num_nodes="

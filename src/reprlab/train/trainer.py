@@ -120,6 +120,11 @@ def _import_fabric() -> None:
 def make_optimizer(cfg: TrainConfig, params, lr: float | None, betas) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     lr = cfg.lr if lr is None else lr
+    if cfg.optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            params, lr=lr, max_iter=cfg.lbfgs_max_iter, history_size=20, line_search_fn="strong_wolfe",
+            tolerance_grad=1e-12, tolerance_change=1e-15,
+        )
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
@@ -256,6 +261,30 @@ class Trainer:
         return {f"val/{k}": float(v) / n for k, v in sums.items()}
 
     # ------------------------------------------------------------------ fit
+    def _update(self, fmodel, opt, batch, update: str) -> dict:
+        """One optimizer update on ``batch``; returns the model's outputs at the step's start.
+
+        L-BFGS evaluates the loss several times per step (line search), through a closure.
+        """
+        first: list[dict] = []
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            out = fmodel(batch, update)
+            self.fabric.backward(out["loss"])
+            if self.cfg.grad_clip > 0:
+                self.fabric.clip_gradients(fmodel, opt, max_norm=self.cfg.grad_clip)
+            if not first:
+                first.append(out)
+            return out["loss"]
+
+        if self.cfg.optimizer == "lbfgs":
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+        return first[0]
+
     def fit(
         self, model: ReprModel, train: TensorData, val: TensorData | None = None, *, resume: bool = False
     ) -> FitResult:
@@ -354,12 +383,7 @@ class Trainer:
             for u, opt in zip(updates, foptimizers):
                 if step % u.every:
                     continue
-                opt.zero_grad(set_to_none=True)
-                out = fmodel(batch, u.name)
-                fabric.backward(out["loss"])
-                if cfg.grad_clip > 0:
-                    fabric.clip_gradients(fmodel, opt, max_norm=cfg.grad_clip)
-                opt.step()
+                out = self._update(fmodel, opt, batch, u.name)
                 tracker.add(u.name, step, out)
             for s in schedulers:
                 s.step()
