@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -118,7 +119,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuse to mix two runs in one folder: a finished or started run needs --resume or --overwrite."""
     if not is_rank_zero():
         return
-    started = (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists()
+    started = any((run_dir / p).exists() for p in ("config.yaml", "checkpoints", "pretrain"))
     if resume:
         if not started:
             raise UsageError(f"nothing to resume: {run_dir} holds no run; start without --resume")
@@ -147,7 +148,11 @@ def build_model(rc: RunConfig, input_shape: tuple[int, ...]):
 def train(
     rc: RunConfig, run_dir: str | os.PathLike | None, *, resume: bool = False, overwrite: bool = False
 ) -> tuple[Any, FitResult]:
-    """Train the model of ``rc`` on its data; returns (model, result). The pipeline of ``reprlab train``."""
+    """Train the model of ``rc`` on its data; returns (model, result). The pipeline of ``reprlab train``.
+
+    A model with pre-training phases (:meth:`ReprModel.pretrain`, e.g. ``sdae``) runs them first,
+    through :func:`phase_fitter`, into ``<run_dir>/pretrain/<phase>/``.
+    """
     run_dir = Path(run_dir) if run_dir is not None else None
     data = load_data(rc, "train")
     val = None
@@ -155,14 +160,61 @@ def train(
         data, val = data.split(rc.data.val_fraction, rc.train.seed)
     seed_everything(rc.train.seed)
     model = build_model(rc, data.sample_shape)
+    model.check_data(data)
     if run_dir is not None:  # after data and model: a bad config leaves no run folder behind
         prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    resume_main = resume
+    if model.has_pretraining:
+        model.pretrain(data, val, phase_fitter(rc.train, run_dir, resume=resume, data_config=rc.data))
+        seed_everything(rc.train.seed)  # the main fit draws the same noise whether phases ran or were loaded
+        # a run stopped during pre-training has no main checkpoint yet: its main fit starts afresh
+        resume_main = resume and run_dir is not None and latest_valid(run_dir / "checkpoints") is not None
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
     trainer = Trainer(rc.train, run_dir, run_config=resolved)
-    result = trainer.fit(model, data, val, resume=resume)
+    result = trainer.fit(model, data, val, resume=resume_main)
     if run_dir is not None and trainer.is_main:
         write_figures(model, run_dir, val if val is not None else data)
     return model, result
+
+
+def phase_fitter(
+    train_config: TrainConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    data_config: DataConfig | None = None,
+):
+    """The ``fit_phase`` function given to :meth:`ReprModel.pretrain` (see :data:`reprlab.models.base.PhaseFit`).
+
+    Phase ``name`` is trained with ``train_config`` updated by the phase's overrides, by the one
+    :class:`Trainer`, into ``<run_dir>/pretrain/<name>/`` (a loadable run folder: config.yaml,
+    metrics.csv, checkpoints, model.safetensors). With ``resume``, a phase whose
+    ``model.safetensors`` exists is finished: its weights are loaded, not trained again; a phase
+    with a checkpoint continues from it; the others train from the start. ``run_dir=None``
+    trains every phase in memory.
+    """
+    root = Path(run_dir) / "pretrain" if run_dir is not None else None
+
+    def fit_phase(phase: str, model_name: str, model_config, train, val=None, **overrides):
+        cfg = dataclasses.replace(train_config, **overrides)
+        folder = root / phase if root is not None else None
+        seed_everything(cfg.seed)
+        model = get_model_spec(model_name).cls(model_config, tuple(train.sample_shape))
+        if folder is not None and resume and (folder / "model.safetensors").is_file():
+            load_weights(folder / "model.safetensors", model)
+            log.info(f"pre-training phase {phase} already finished; loaded {folder / 'model.safetensors'}")
+            return model
+        started = folder is not None and resume and latest_valid(folder / "checkpoints") is not None
+        resolved = {
+            "model": {"name": model_name, **to_dict(model_config)},
+            "data": to_dict(data_config or DataConfig()),
+            "train": to_dict(cfg),
+            "input_shape": list(train.sample_shape),
+        }
+        Trainer(cfg, folder, run_config=resolved).fit(model, train, val, resume=started)
+        return model
+
+    return fit_phase
 
 
 def reconstruction_pairs(model, data, n: int = 16):

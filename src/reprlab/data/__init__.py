@@ -6,6 +6,17 @@
 """
 
 from .base import Batch, TensorBatches, TensorData
+from .corruptions import (
+    Compose,
+    Corruption,
+    GaussianNoise,
+    MaskingNoise,
+    SaltAndPepper,
+    gaussian_noise,
+    masking_noise,
+    parse_corruption,
+    salt_and_pepper,
+)
 from .registry import DATA_ENV, DATASETS, load_dataset, missing_files, register, resolve_data_dir
 
 # Importing a loader module registers its data sets.
@@ -20,12 +31,21 @@ for _module in ("mnist", "omniglot", "amazon", "user"):
 
 __all__ = [
     "Batch",
+    "Compose",
+    "Corruption",
     "DATASETS",
     "DATA_ENV",
+    "GaussianNoise",
+    "MaskingNoise",
+    "SaltAndPepper",
     "TensorBatches",
     "TensorData",
+    "gaussian_noise",
     "load_dataset",
+    "masking_noise",
     "missing_files",
+    "parse_corruption",
     "register",
     "resolve_data_dir",
+    "salt_and_pepper",
 ]

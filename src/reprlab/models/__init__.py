@@ -3,12 +3,18 @@
 from .base import ReprModel, Update
 from .registry import MODELS, get_model_spec, register_model
 from .autoencoder import AutoEncoder, AutoEncoderConfig, reconstruction_loss  # noqa: E402
+from .dae import DenoisingAutoEncoder, DenoisingAutoEncoderConfig  # noqa: E402
+from .stacked import StackedAutoEncoder, StackedAutoEncoderConfig  # noqa: E402
 
 __all__ = [
     "MODELS",
     "AutoEncoder",
     "AutoEncoderConfig",
+    "DenoisingAutoEncoder",
+    "DenoisingAutoEncoderConfig",
     "ReprModel",
+    "StackedAutoEncoder",
+    "StackedAutoEncoderConfig",
     "Update",
     "get_model_spec",
     "reconstruction_loss",

@@ -5,6 +5,11 @@ about it: it asks :meth:`ReprModel.updates` which optimizer updates make one tra
 for an auto-encoder; discriminator and generator for a GAN, each with its own frequency) and
 calls ``model(batch, update=name)``, which returns a dict with a scalar ``"loss"`` and any
 other metrics to log.
+
+A model may also need phases before that fit -- the greedy layer-wise pre-training of stacked
+auto-encoders. :meth:`ReprModel.pretrain` receives a ``fit_phase`` function (see :data:`PhaseFit`)
+that builds and trains one registered model with the same trainer, so the model never sees
+run folders, devices or checkpoints.
 """
 
 from __future__ import annotations
@@ -15,8 +20,16 @@ from typing import Callable, ClassVar, Iterable
 import torch
 from torch import Tensor, nn
 
-from ..data.base import Batch
+from ..data.base import Batch, TensorData
 from ..errors import UsageError
+
+#: ``fit_phase(phase, model_name, model_config, train, val=None, **train_overrides) -> model``:
+#: seed, build the registered model ``model_name`` with ``model_config`` for ``train``'s sample
+#: shape, train it with the one :class:`~reprlab.train.Trainer` (the run's training options with
+#: ``train_overrides``, e.g. ``max_steps``, ``lr``) and return it trained. :func:`reprlab.run.train`
+#: passes one that writes phase ``phase`` into ``<run_dir>/pretrain/<phase>/`` and, on
+#: ``--resume``, loads a finished phase instead of training it again.
+PhaseFit = Callable[..., "ReprModel"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,24 @@ class ReprModel(nn.Module):
 
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:  # pragma: no cover
         raise NotImplementedError
+
+    def check_data(self, data: TensorData) -> None:
+        """Raise a one-line error when ``data`` do not suit the model (default: any data do).
+
+        :func:`reprlab.run.train` calls it before creating the run folder.
+        """
+
+    def pretrain(self, train: TensorData, val: TensorData | None, fit_phase: PhaseFit) -> None:
+        """Phases run before the main fit, e.g. greedy layer-wise pre-training (default: none).
+
+        Called by :func:`reprlab.run.train` after the model is built and before ``Trainer.fit``;
+        an implementation trains its phases with ``fit_phase`` and copies what they learned into
+        ``self``. Not called on ``reprlab.load``: the saved weights already hold its result.
+        """
+
+    @property
+    def has_pretraining(self) -> bool:
+        return type(self).pretrain is not ReprModel.pretrain
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, Tensor]:

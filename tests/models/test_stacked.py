@@ -1,0 +1,175 @@
+"""Stacked (denoising) auto-encoders: greedy layer-wise pre-training on codes, then supervised fine-tuning."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reprlab import run
+from reprlab.cli import main
+from reprlab.data import Batch, TensorData, load_dataset
+from reprlab.errors import ConfigError, DataError, UsageError
+from reprlab.models import DenoisingAutoEncoder, StackedAutoEncoder, StackedAutoEncoderConfig
+from reprlab.train import TrainConfig, Trainer, seed_everything
+
+QUIET = TrainConfig(max_steps=60, batch_size=64, progress=False, tensorboard=False, lr=3e-3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one intra-op thread is faster, and on a shared machine much faster."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", split="train", seed=0), load_dataset("digits", split="test", seed=0)
+
+
+def sdae(**kw) -> StackedAutoEncoder:
+    seed_everything(0)
+    cfg = StackedAutoEncoderConfig(**{"hidden": (32, 16), "pretrain_steps": 40, "pretrain_lr": 3e-3, **kw})
+    return StackedAutoEncoder(cfg, (1, 8, 8))
+
+
+def recording(fit_phase, calls: list):
+    def fit(phase, model_name, config, train, val=None, **overrides):
+        model = fit_phase(phase, model_name, config, train, val, **overrides)
+        calls.append({"phase": phase, "name": model_name, "config": config, "train": train, "val": val,
+                      "overrides": overrides, "model": model})
+        return model
+
+    return fit
+
+
+def error(model, data) -> float:
+    model.eval()
+    return float((model.predict(data.x) != data.y).float().mean())
+
+
+def test_each_layer_is_pretrained_on_the_clean_codes_of_the_layer_below(digits):
+    train, test = digits
+    model = sdae(noise=("masking:0.3", "gaussian:0.1"))
+    initial = [layer[1].weight.detach().clone() for layer in model.layers]
+    calls: list = []
+    model.pretrain(train, test, recording(run.phase_fitter(QUIET), calls))
+    assert [c["phase"] for c in calls] == ["layer1", "layer2"] and {c["name"] for c in calls} == {"dae"}
+    assert [c["config"].noise for c in calls] == ["masking:0.3", "gaussian:0.1"]
+    assert all(c["overrides"] == {"max_steps": 40, "lr": 3e-3} for c in calls)
+    ae1, ae2 = calls[0]["model"], calls[1]["model"]
+    assert isinstance(ae1, DenoisingAutoEncoder) and ae1.config.tied and ae1.config.code_dim == 32
+    # layer 1 on x, without the labels: pre-training is unsupervised
+    assert torch.equal(calls[0]["train"].x, train.x) and calls[0]["train"].y is None
+    # layer 2 on h1 = the trained layer-1 encoder's outputs on the clean x (train and validation alike)
+    with torch.no_grad():
+        assert torch.allclose(calls[1]["train"].x, ae1.encoder(train.x), atol=1e-6)
+        assert torch.allclose(calls[1]["val"].x, ae1.encoder(test.x), atol=1e-6)
+    assert calls[1]["train"].sample_shape == (32,)
+    # the classifier's layers hold the pre-trained encoders, changed from their initialization
+    for layer, ae, w0 in zip(model.layers, (ae1, ae2), initial):
+        for key, value in ae.encoder.state_dict().items():
+            assert torch.equal(layer.state_dict()[key], value)
+        assert not torch.equal(layer[1].weight, w0)
+
+
+def test_fine_tuning_lowers_the_error_of_the_pretrained_network(digits):
+    train, test = digits
+    model = sdae()
+    model.pretrain(train, None, run.phase_fitter(QUIET))
+    before = error(model, test)
+    model.train()
+    Trainer(TrainConfig(max_steps=300, batch_size=64, progress=False, lr=1e-2)).fit(model, train)
+    after = error(model, test)
+    assert after < 0.25 < before - 0.5, (before, after)
+    assert model.encode(test.x[:5]).shape == (5, 16) and model.predict(test.x[:5]).shape == (5,)
+
+
+def test_without_pretraining_steps_no_phase_runs_and_it_is_the_plain_mlp(digits):
+    train, _ = digits
+    model = sdae(pretrain_steps=0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    calls: list = []
+    model.pretrain(train, None, recording(run.phase_fitter(QUIET), calls))
+    assert calls == []
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    x = torch.rand(3, 1, 8, 8)
+    mlp_by_hand = torch.sigmoid(torch.sigmoid(x.flatten(1) @ model.layers[0][1].weight.T + model.layers[0][1].bias)
+                                @ model.layers[1][1].weight.T + model.layers[1][1].bias)
+    assert torch.allclose(model.encode(x), mlp_by_hand, atol=1e-6)
+    assert torch.allclose(model.logits(x), model.head(mlp_by_hand), atol=1e-6)
+
+
+def test_unlabelled_data_is_a_one_line_error(digits, tmp_path, capsys):
+    train, _ = digits
+    with pytest.raises(DataError, match="is fine-tuned on labels and 'digits' has none") as e:
+        sdae().pretrain(TensorData(train.x, name="digits"), None, run.phase_fitter(QUIET))
+    assert "\n" not in str(e.value)
+    with pytest.raises(UsageError, match="needs labelled data"):
+        sdae()(Batch(train.x[:4]))
+    path = tmp_path / "x.npy"
+    np.save(path, train.x.flatten(1).numpy())
+    code = main(["-q", "train", "sdae", "hidden=[8]", "--data", str(path), "--steps", "2", "--run-dir", str(tmp_path / "run")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1 and "has none" in err[0]
+    assert not (tmp_path / "run").exists()  # checked before the run folder is made
+
+
+def test_config_errors_are_one_line():
+    with pytest.raises(ConfigError, match="one corruption for all layers or one per layer"):
+        run.build_run_config("sdae", None, [("hidden", [8, 8, 8]), ("noise", ["none", "none"])])
+    with pytest.raises(ConfigError, match="^model.noise: unknown corruption"):
+        run.build_run_config("sdae", None, [("noise", "blur:1")])
+    with pytest.raises(ConfigError, match="bce needs codes in \\[0, 1\\] and tanh codes are not"):
+        run.build_run_config("sdae", None, [("activation", "tanh")])
+    with pytest.raises(ConfigError, match="has 10 classes but model.num_classes=3"):
+        sdae(num_classes=3).check_data(load_dataset("digits", split="test", seed=0))
+
+
+def test_reprlab_train_sdae_pretrains_then_fine_tunes_and_resumes(tmp_path, monkeypatch):
+    out = tmp_path / "sdae"
+    argv = ["-q", "train", "sdae", "hidden=[32,16]", "noise=[masking:0.2, none]", "pretrain_steps=20", "--steps", "30",
+            "train.val_every=15", "train.log_every=15", "train.checkpoint_every=15", "train.tensorboard=false",
+            "--run-dir", str(out)]
+    started_from = {}
+    fit = Trainer.fit
+
+    def spy(self, model, *args, **kwargs):  # the weights the fine-tuning starts from
+        if isinstance(model, StackedAutoEncoder):
+            started_from.update({k: v.clone() for k, v in model.state_dict().items()})
+        return fit(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    assert main(argv) == 0
+    for k in (1, 2):
+        ae = load_file(out / f"pretrain/layer{k}/model.safetensors")
+        assert torch.equal(started_from[f"layers.{k - 1}.1.weight"], ae["encoder.1.weight"])
+        assert isinstance(run.load(out / f"pretrain/layer{k}"), DenoisingAutoEncoder)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 30 and 0 <= summary["val_metrics"]["val/error"] <= 1
+    assert "val/accuracy" in summary["val_metrics"]
+    model = run.load(out)
+    assert isinstance(model, StackedAutoEncoder) and model.encode(torch.rand(2, 1, 8, 8)).shape == (2, 16)
+
+    # a run stopped during layer 2: layer 1 is loaded, layer 2 continues from its checkpoint, fine-tuning restarts
+    for name in ("config.yaml", "model.safetensors", "summary.json", "metrics.csv"):
+        (out / name).unlink()
+    for p in sorted((out / "checkpoints").iterdir()):
+        for f in p.iterdir():
+            f.unlink()
+        p.rmdir()
+    (out / "checkpoints").rmdir()
+    (out / "pretrain/layer2/model.safetensors").unlink()
+    layer1 = (out / "pretrain/layer1/metrics.csv").read_text()
+    assert main(argv + ["--resume"]) == 0
+    assert (out / "pretrain/layer1/metrics.csv").read_text() == layer1  # finished: not trained again
+    assert json.loads((out / "pretrain/layer2/summary.json").read_text())["resumed_from"] == 20
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 30 and summary["resumed_from"] is None
+    assert main(argv) == 2  # a started run is not silently mixed with a new one
