@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="list data sets and whether their files are present")
     d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
 
+    da = sub.add_parser(
+        "da", help="domain adaptation on Amazon reviews: representation on source+target, linear classifier on source"
+    )
+    da.add_argument("--source", default="all", help="source domain: books, dvd, elec, kitchen or all (default)")
+    da.add_argument("--target", default="all", help="target domain (default: every other domain)")
+    da.add_argument("--method", default="raw,msda", help="comma-separated: raw, msda, sda (default raw,msda)")
+    da.add_argument("--p", type=float, help="mSDA corruption probability (default: chosen on source labels)")
+    da.add_argument("--layers", type=int, help="mSDA depth L (default: chosen on source labels)")
+    da.add_argument("--data-dir", help="folder holding amazon_reviews_400/ (default: $REPRLAB_DATA)")
+    da.add_argument("--out", default="runs/da", help="output folder (default: runs/da)")
+    da.add_argument("--seed", type=int, default=0)
+
     tour = sub.add_parser("tour", help="run the lecture's methods on embedded data and write an HTML report")
     tour.add_argument("--out", default="tour", help="output folder (default: ./tour)")
     tour.add_argument("--quick", action="store_true", help="a reduced budget (seconds): a smoke run")
@@ -251,6 +263,52 @@ def cmd_data(a: argparse.Namespace) -> int:
     return 0
 
 
+def _da_tasks(source: str, target: str) -> list[tuple[str, str]]:
+    from .eval.domain_adaptation import DOMAINS, TASKS
+
+    for role, d in (("source", source), ("target", target)):
+        if d != "all" and d not in DOMAINS:
+            raise UsageError(f"--{role} {d!r} is not a domain; choose {', '.join(DOMAINS)} or all")
+    tasks = [(s, t) for s, t in TASKS if source in ("all", s) and target in ("all", t)]
+    if not tasks:
+        raise UsageError(f"source and target are both {source!r}: pick two different domains")
+    return tasks
+
+
+def cmd_da(a: argparse.Namespace) -> int:
+    from .eval.domain_adaptation import run_tasks, summarize
+    from .viz import plot_grouped_bars
+
+    tasks = _da_tasks(a.source, a.target)
+    methods = [m.strip() for m in a.method.split(",") if m.strip()]
+    bad = [m for m in methods if m not in ("raw", "msda", "sda")]
+    if bad or not methods:
+        raise UsageError(f"--method {a.method!r}: use a comma-separated list of raw, msda, sda")
+    if a.p is not None and not 0 <= a.p < 1:
+        raise UsageError(f"--p must be in [0, 1), got {a.p}")
+    if a.layers is not None and a.layers < 1:
+        raise UsageError(f"--layers must be at least 1, got {a.layers}")
+    fixed = {k: v for k, v in (("p", a.p), ("n_layers", a.layers)) if v is not None}
+    out = Path(a.out)
+    config = {"tasks": [list(t) for t in tasks], "methods": methods, "msda": fixed or "chosen on source labels",
+              "data_dir": a.data_dir, "seed": a.seed}
+    rows = run_tasks(tasks, methods, data_dir=a.data_dir, params={"msda": fixed}, seed=a.seed, progress=not a.quiet)
+    summary = summarize(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
+    by_method = {m: {f"{r['source'][0]}→{r['target'][0]}": r["target_acc"] for r in rows if r["method"] == m} for m in methods}
+    plot_grouped_bars(by_method, out / "figures" / "target_accuracy.png", ylabel="target accuracy",
+                      title="Amazon reviews: source → target", baseline=0.5)
+    for r in rows:
+        print(f"{r['source']:>8} -> {r['target']:<8} {r['method']:<5} target acc {r['target_acc']:.4f}  "
+              f"(fit {r['fit_seconds']:.2f} s{', ' + str(r['params']) if r['params'] else ''})")
+    for m, s in summary.items():
+        print(f"average {m:<5} {s['avg_target_acc']:.4f} over {s['tasks']} tasks, fit {s['fit_seconds']:.1f} s")
+    log.info(f"wrote {out / 'results.json'}, {out / 'config.json'}, {out / 'figures' / 'target_accuracy.png'}")
+    return 0
+
+
 def cmd_tour(a: argparse.Namespace) -> int:
     from .report.tour import run_tour
 
@@ -262,7 +320,7 @@ def cmd_tour(a: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
-    "sample": cmd_sample, "data": cmd_data, "tour": cmd_tour,
+    "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour,
 }
 
 

@@ -77,3 +77,40 @@ def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: 
         fig.savefig(path)
         plt.close(fig)
     return path
+
+
+def plot_grouped_bars(
+    values: dict[str, dict[str, float]], path: str | os.PathLike, *, ylabel: str = "", title: str = "",
+    baseline: float | None = None,
+) -> Path:
+    """Bars of ``values[series][group]`` grouped by ``group`` (e.g. accuracy per task, one bar per
+    method); ``baseline`` draws a dashed horizontal line (e.g. chance). Writes a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not values or not any(values.values()):
+        raise UsageError("plot_grouped_bars got no values")
+    groups = list(dict.fromkeys(g for series in values.values() for g in series))
+    width = 0.8 / len(values)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(groups) * len(values) + 1.5), 3.6))
+        for j, (series, by_group) in enumerate(values.items()):
+            xs = [i + (j - (len(values) - 1) / 2) * width for i, g in enumerate(groups) if g in by_group]
+            ax.bar(xs, [by_group[g] for g in groups if g in by_group], width, label=series)
+        if baseline is not None:
+            ax.axhline(baseline, color="gray", ls="--", lw=1)
+        lo = min(v for s in values.values() for v in s.values())
+        hi = max(v for s in values.values() for v in s.values())
+        ax.set_ylim(max(0.0, lo - 0.1 * (hi - lo + 1e-9) - 0.02), hi + 0.1 * (hi - lo + 1e-9) + 0.01)
+        ax.set_xticks(range(len(groups)), groups, rotation=45 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
