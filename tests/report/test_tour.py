@@ -69,3 +69,34 @@ def test_quick_tour_writes_a_self_contained_report(tmp_path, monkeypatch, capsys
 def test_unknown_tour_section_is_a_usage_error(tmp_path, capsys):
     assert main(["tour", "--out", str(tmp_path), "--only", "nope"]) == 2
     assert "unknown tour section 'nope'" in capsys.readouterr().err
+
+
+def _metric(section, start: str) -> float:
+    (value,) = [m["value"] for m in section.metrics if m["metric"].startswith(start)]
+    return value
+
+
+def test_denoising_section_shows_pca_agreement_and_denoising(tmp_path):
+    from reprlab.report.html import Section
+
+    ctx = tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None)
+    s = Section("denoising", "t")
+    tour.SECTIONS["denoising"][1](ctx, s)
+    assert _metric(s, "linear AE (k=10): smallest cosine") > 0.999
+    assert abs(_metric(s, "linear AE (k=10): MSE / PCA") - 1) < 0.01
+    noise = _metric(s, "corrupted test digits")
+    # after the quick budget (400 steps) the denoising AE repairs masked digits, and better than the plain AE
+    assert _metric(s, "denoising AE") < _metric(s, "plain AE") and _metric(s, "denoising AE") < noise
+    assert s.figures and s.figures[0][1].stat().st_size > 0
+
+
+def test_domain_adaptation_section_skips_without_data_and_shows_msda_with_it(tmp_path, data_dir):
+    from reprlab.report.html import Section
+
+    s = Section("domain-adaptation", "t")
+    tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(tmp_path)), s)
+    assert s.summary.startswith("Skipped") and not s.metrics
+    s = Section("domain-adaptation", "t")
+    tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(data_dir)), s)
+    assert _metric(s, "msda: average target accuracy") > _metric(s, "raw: average target accuracy") + 0.02
+    assert s.figures[0][1].stat().st_size > 0

@@ -129,6 +129,86 @@ def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
     s.figures.append(("training and validation loss", run / "figures" / "loss.png"))
 
 
+@tour_section("denoising", "Linear AE = PCA, and denoising auto-encoders on digits (masking noise)")
+def denoising_digits(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset, parse_corruption
+    from ..eval import subspace_agreement
+    from ..viz import save_image_grid
+
+    train_data = load_dataset("digits", split="train", seed=ctx.seed)
+    test = load_dataset("digits", split="test", seed=ctx.seed)
+    steps, k, noise = ctx.steps(1500, 400), 10, "masking:0.25"
+    s.summary = (
+        "A single-layer linear auto-encoder (tied weights, full-batch L-BFGS) spans the top-k principal "
+        "subspace: the cosines of the principal angles to sklearn's PCA subspace are 1. Then a denoising "
+        f"auto-encoder (q_D = {noise}: a quarter of the pixels zeroed) learns to fill in destroyed pixels; "
+        "the plain auto-encoder of the same size, trained on clean digits only, does not."
+    )
+    s.settings = {"linear AE": f"k = {k}, tied, L-BFGS {ctx.steps(30, 10)} steps, float64, all training digits",
+                  "DAE / AE": f"the MLP defaults of `reprlab train dae`, code size 16, {steps} Adam steps, batch 128",
+                  "noise": noise, "seed": ctx.seed}
+    _, lin, _ = _train(ctx, "linear-ae-digits", "ae", [
+        ("model.hidden", []), ("model.activation", "linear"), ("model.code_dim", k), ("model.tied", True),
+        ("train.optimizer", "lbfgs"), ("train.lr", 1.0), ("train.batch_size", len(train_data)),
+        ("train.precision", "64-true"), ("train.max_steps", ctx.steps(30, 10)), ("data.val_fraction", 0.0),
+    ])
+    agree = subspace_agreement(lin, train_data.x)
+    s.metrics.append({"metric": f"linear AE (k={k}): smallest cosine of the principal angles to PCA",
+                      "value": agree["min_cosine_principal_angle"], "reference": "1 = the same subspace"})
+    s.metrics.append({"metric": f"linear AE (k={k}): MSE / PCA's MSE", "value": agree["mse_ratio_to_pca"],
+                      "reference": "1 = PCA's optimum"})
+    models = {}
+    for name, spec in (("dae", noise), ("ae", "none")):
+        _, models[name], _ = _train(ctx, f"{name}-digits", "dae", [
+            ("model.code_dim", 16), ("model.noise", spec), ("train.max_steps", steps)])
+    x = test.x
+    x_tilde = parse_corruption(noise, "noise")(x, torch.Generator().manual_seed(ctx.seed))
+    s.metrics.append({"metric": "corrupted test digits: MSE to the clean ones", "value": float(((x_tilde - x) ** 2).mean()),
+                      "reference": "doing nothing"})
+    recs = {}
+    for name, label in (("ae", "plain AE"), ("dae", "denoising AE")):
+        with torch.no_grad():
+            recs[name] = models[name].eval().reconstruct(x_tilde).clamp(0, 1)
+        s.metrics.append({"metric": f"{label}: MSE of its reconstruction of the corrupted digits to the clean ones",
+                          "value": float(((recs[name] - x) ** 2).mean())})
+    n = 10
+    grid = torch.cat([x[:n], x_tilde[:n], recs["ae"][:n], recs["dae"][:n]])
+    path = save_image_grid(grid, ctx.figure("denoising", "denoising.png"), nrow=n)
+    s.figures.append(("rows: clean test digits; masked (25 % of pixels zeroed); plain AE's reconstruction; "
+                      "denoising AE's reconstruction", path))
+
+
+@tour_section("domain-adaptation", "mSDA for domain adaptation on Amazon reviews (when the data is present)")
+def domain_adaptation(ctx: TourContext, s: Section) -> None:
+    from ..data import missing_files
+    from ..eval.domain_adaptation import TASKS, run_tasks, summarize
+    from ..viz import plot_grouped_bars
+
+    if missing_files("amazon-reviews", ctx.data_dir):
+        s.summary = "Skipped: amazon_reviews_400/ is not in the data folder (set REPRLAB_DATA or --data-dir)."
+        return
+    tasks = TASKS[:2] if ctx.quick else TASKS
+    params = {"p": 0.5, "n_layers": 3}
+    s.summary = (
+        "Sentiment of reviews, learnt on one product domain and tested on another. mSDA is fitted in closed form "
+        "on the unlabelled reviews of both domains; a linear SVM on [x; h1; h2; h3] trained on the source "
+        "transfers better than on the raw bag of words. (Fixed p and L here; `benchmarks/msda_amazon.py` "
+        "chooses them on source labels and adds the gradient-trained SDA.)"
+    )
+    s.settings = {"tasks": len(tasks), "mSDA": params, "classifier": "LinearSVC, C by 3-fold CV on source", "seed": ctx.seed}
+    rows = run_tasks(tasks, ["raw", "msda"], data_dir=ctx.data_dir, params={"msda": params}, seed=ctx.seed, progress=False)
+    for m, v in summarize(rows).items():
+        s.metrics.append({"metric": f"{m}: average target accuracy", "value": v["avg_target_acc"],
+                          "reference": f"{v['tasks']} tasks, representation fit {v['fit_seconds']:.1f} s in all"})
+    by_method = {m: {f"{r['source'][0]}→{r['target'][0]}": r["target_acc"] for r in rows if r["method"] == m}
+                 for m in ("raw", "msda")}
+    path = plot_grouped_bars(by_method, ctx.figure("domain-adaptation", "target_accuracy.png"), ylabel="target accuracy",
+                             title="Amazon reviews: source → target", baseline=0.5)
+    s.figures.append(("target accuracy per task, raw features vs mSDA", path))
+
+
 def run_tour(out: Path, *, quick: bool = False, only: list[str] | None = None, data_dir: str | None = None, seed: int = 0) -> Path:
     """Run the tour's sections and write ``<out>/report.html``; returns its path."""
     if only:
