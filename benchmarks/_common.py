@@ -148,3 +148,14 @@ def write_result(name: str, headline: dict, rows: list[dict], command: str, extr
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def check_targets(headline: dict, targets: dict[str, tuple[str, float]]) -> dict:
+    """``{key: {"target", "value", "met"}}`` for each ``key: (">=" or "<=", bound)`` of ``targets``,
+    each also printed as one line (``met`` / ``NOT met``)."""
+    out = {}
+    for key, (op, bound) in targets.items():
+        value = headline[key]
+        out[key] = {"target": f"{op} {bound}", "value": value, "met": value >= bound if op == ">=" else value <= bound}
+        print(f"{key} = {value:.3f}  (target {op} {bound}: {'met' if out[key]['met'] else 'NOT met'})")
+    return out

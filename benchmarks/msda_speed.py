@@ -41,7 +41,7 @@ import scipy.linalg  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
-from _common import command_line, interleaved, machine_info, median, print_table, write_result  # noqa: E402
+from _common import check_targets, command_line, interleaved, machine_info, median, print_table, write_result  # noqa: E402
 
 NAME = "msda_speed"
 P, REG, M_COPIES, SEED = 0.5, 1e-5, 5, 0
@@ -176,17 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_explicit_copies": round(med[f"explicit corruption, m={M_COPIES} copies"] / ours, 3),
         "ratio_to_linear_algebra_floor": round(ours / med[floor_key], 3),
     }
-    targets = {}
-    for key, (op, bound) in TARGETS.items():
-        value = headline[key]
-        targets[key] = {"target": f"{op} {bound}", "value": value, "met": value >= bound if op == ">=" else value <= bound}
-
     print()
     print_table(rows, [("contender", "contender", ""), ("median_s", "median s", ".2f"),
                        ("time_vs_reprlab", "time / reprlab", ".3f"), ("max_abs_diff_W_vs_floor", "max|W - W_floor|", ".2e")])
     print()
-    for key, t in targets.items():
-        print(f"{key} = {t['value']:.3f}  (target {t['target']}: {'met' if t['met'] else 'NOT met'})")
+    targets = check_targets(headline, TARGETS)
     print(f"floor used for the ratio: {floor_key}; total benchmark time {total:.0f} s")
 
     if not args.no_write:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _common import command_line, data_dir, interleaved, machine_info, median, print_table, write_result  # noqa: E402
+from _common import check_targets, command_line, data_dir, interleaved, machine_info, median, print_table, write_result  # noqa: E402
 
 NAME = "train_throughput"
 BATCH = 128
@@ -277,17 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_dataloader_recipe": round(med["dataloader recipe (num_workers=0)"] / ref, 3),
         "overhead_vs_minimal_loop": round(ref / med["minimal loop"], 3),
     }
-    targets = {}
-    for key, (op, bound) in TARGETS.items():
-        value = headline[key]
-        targets[key] = {"target": f"{op} {bound}", "value": value, "met": value >= bound if op == ">=" else value <= bound}
-
     print()
     print_table(rows, [("contender", "contender", ""), ("median_s", "median s", ".3f"),
                        ("steps_per_s", "steps/s", ".1f"), ("time_vs_reprlab", "time / reprlab", ".3f")])
     print()
-    for key, t in targets.items():
-        print(f"{key} = {t['value']:.3f}  (target {t['target']}: {'met' if t['met'] else 'NOT met'})")
+    targets = check_targets(headline, TARGETS)
     print(f"minimal loop and reprlab Trainer end with identical weights: {same_weights}")
     print(f"total benchmark time {total:.0f} s")
 
