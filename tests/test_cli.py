@@ -11,23 +11,11 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
+from helpers import error_line, run_cli
 from reprlab.cli import main
 from reprlab.data import load_dataset
 
 STEPS = ["--steps", "40", "train.log_every=10", "train.checkpoint_every=20", "train.val_every=20"]
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one error line, got: {err!r}"
-    assert lines[0].startswith("reprlab: error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=int, default=64, help="number of samples")
     s.add_argument("--seed", type=int, default=0)
 
+    em = sub.add_parser(
+        "embed", help="2-D maps of codes (codes, PCA, MDS, t-SNE) with trustworthiness and k-NN accuracy",
+        description="2-D maps of the codes of a run (the model encodes a data set), of a features file "
+        "(.npy/.npz/.csv) or of a data set's raw pixels; writes coordinates (.npy, .csv), PNG maps, "
+        "embed.json and index.html into --out.",
+    )
+    em.add_argument("source", help="run folder, features file (.npy/.npz/.csv) or data set name (raw pixels)")
+    em.add_argument("--method", default="auto",
+                    help="comma-separated: codes (2-D codes as they are), pca, mds, tsne; default auto: codes when 2-D, else tsne")
+    em.add_argument("--perplexity", default="30", help="t-SNE perplexities, comma-separated, e.g. 5,30,50 (default 30)")
+    em.add_argument("--seeds", default="0", help="seeds, comma-separated: several draw t-SNE side by side (default 0)")
+    em.add_argument("--max-points", type=int, help="map a seeded subsample of at most this many points")
+    em.add_argument("--thumbnails", type=int, default=0, help="draw this many images at spread-out points (image data)")
+    em.add_argument("--k", type=int, default=10, help="neighbours for trustworthiness and k-NN accuracy (default 10)")
+    em.add_argument("--n-iter", type=int, default=750, help="t-SNE iterations, 250 early-exaggeration ones included (default 750)")
+    em.add_argument("--init", default="pca", choices=["pca", "random"], help="t-SNE start: pca (stable) or random (seeded)")
+    em.add_argument("--backend", default="auto", choices=["auto", "opentsne", "sklearn"], help="t-SNE implementation (default: openTSNE)")
+    em.add_argument("--out", help="output folder (default: embed/<source name>)")
+    _add_data_args(em)
+
+    ip = sub.add_parser(
+        "interpolate", help="decode the path between two codes, or the grid of decoded 2-D codes",
+        description="Morphing: decode the straight line (and/or the spherical path) between the codes of "
+        "samples --from and --to of a data split; with --traverse N, the N x N grid of decoded 2-D codes.",
+    )
+    ip.add_argument("run", help="run folder of a model that encodes and decodes")
+    ip.add_argument("-o", "--output", required=True, help="output PNG (the settings go beside it as .json)")
+    ip.add_argument("--from", dest="i", type=int, default=0, help="index of the first sample (default 0)")
+    ip.add_argument("--to", dest="j", type=int, default=1, help="index of the last sample (default 1)")
+    ip.add_argument("--steps", type=int, default=10, help="images along the path, both ends included (default 10)")
+    ip.add_argument("--path", default="linear", choices=["linear", "slerp", "both"], help="straight line, spherical, or both rows")
+    ip.add_argument("--traverse", type=int, metavar="N", help="instead: an N x N grid of decoded 2-D codes")
+    ip.add_argument("--prior", choices=["gaussian"], help="traverse Φ⁻¹ of a uniform grid (standard normal prior) instead of the codes' range")
+    _add_data_args(ip)
+
     d = sub.add_parser("data", help="list data sets and whether their files are present")
     d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
 
@@ -246,6 +281,73 @@ def cmd_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def _csv_list(text: str, kind, what: str) -> list:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{what} must be a comma-separated list of {kind.__name__}s, got {text!r}") from None
+    if not values:
+        raise UsageError(f"{what} is empty")
+    return values
+
+
+def cmd_embed(a: argparse.Namespace) -> int:
+    from .viz.explore import embed, load_codes
+
+    methods = _csv_list(a.method, str, "--method")
+    perplexities = _csv_list(a.perplexity, float, "--perplexity")
+    seeds = _csv_list(a.seeds, int, "--seeds")
+    if a.max_points is not None and a.max_points < 2:
+        raise UsageError(f"--max-points must be at least 2, got {a.max_points}")
+    if a.thumbnails < 0:
+        raise UsageError(f"--thumbnails must be 0 or more, got {a.thumbnails}")
+    codes = load_codes(a.source, data=a.data, split=a.split, data_dir=a.data_dir, max_points=a.max_points, seed=seeds[0])
+    out = Path(a.out or Path("embed") / Path(a.source.rstrip("/")).stem.replace(":", "-"))
+    result = embed(codes, out, methods=methods, perplexities=perplexities, seeds=seeds, k=a.k,
+                   thumbnails=a.thumbnails, tsne_options={"n_iter": a.n_iter, "backend": a.backend, "init": a.init})
+    for m in result["maps"]:
+        numbers = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if k.startswith(("trust", "knn")))
+        log.info(f"{m['name']}: {numbers} ({m['seconds']:.1f} s)")
+    log.info(f"wrote {out}/ (index.html, embed.json, coordinates and PNG maps)")
+    return 0
+
+
+def cmd_interpolate(a: argparse.Namespace) -> int:
+    import torch
+
+    from . import load
+    from .eval import encode_data
+    from .viz import save_image_grid
+    from .viz.latent import interpolate, traversal_grid
+
+    if Path(a.output).suffix.lower() != ".png":
+        raise UsageError(f"output {a.output} must end in .png")
+    model = load(a.run)
+    settings = {"run": a.run, "model": model.name}
+    if a.traverse is not None:
+        codes = None
+        if a.prior is None:
+            data = _run_data(a, model)
+            codes = encode_data(model, data)
+            settings.update(data=data.name, split=a.split, range="1 % to 99 % quantiles of the codes")
+        images = traversal_grid(model, a.traverse, codes, a.prior)
+        settings.update(traverse=a.traverse, prior=a.prior)
+        nrow = a.traverse
+    else:
+        data = _run_data(a, model)
+        for name, i in (("--from", a.i), ("--to", a.j)):
+            if not 0 <= i < len(data):
+                raise UsageError(f"{name} {i} is out of range: {data.name} ({a.split}) has {len(data)} samples")
+        paths = ["linear", "slerp"] if a.path == "both" else [a.path]
+        images = torch.cat([interpolate(model, data.x[a.i], data.x[a.j], a.steps, p) for p in paths])
+        settings.update(data=data.name, split=a.split, **{"from": a.i, "to": a.j}, steps=a.steps, paths=paths)
+        nrow = a.steps
+    path = save_image_grid(images, a.output, nrow=nrow)
+    Path(a.output).with_suffix(".json").write_text(json.dumps(settings, indent=2))
+    log.info(f"wrote {path}")
+    return 0
+
+
 def cmd_data(a: argparse.Namespace) -> int:
     from .data import DATASETS, missing_files, resolve_data_dir
 
@@ -320,7 +422,8 @@ def cmd_tour(a: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
-    "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour,
+    "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour, "embed": cmd_embed,
+    "interpolate": cmd_interpolate,
 }
 
 

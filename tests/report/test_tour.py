@@ -100,3 +100,15 @@ def test_domain_adaptation_section_skips_without_data_and_shows_msda_with_it(tmp
     tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(data_dir)), s)
     assert _metric(s, "msda: average target accuracy") > _metric(s, "raw: average target accuracy") + 0.02
     assert s.figures[0][1].stat().st_size > 0
+
+
+def test_latent_section_maps_codes_with_their_numbers_and_morphs(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("latent", "t")
+    tour.SECTIONS["latent"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    assert _metric(s, "2-D codes: trustworthiness") == 1.0  # a 2-D code is its own map
+    # t-SNE keeps neighbourhoods of the 16-D codes better than their first two principal components
+    tsne_t = [m["value"] for m in s.metrics if "t-SNE perplexity 30" in m["metric"]]
+    assert tsne_t and min(tsne_t) > _metric(s, "16-D codes, PCA: trustworthiness")
+    assert len(s.figures) == 5 and all(p.stat().st_size > 0 for _, p in s.figures)

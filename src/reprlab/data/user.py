@@ -5,7 +5,7 @@ class-folder names) or a flat ``FOLDER/*.png`` (no labels). All images must shar
 if any image is in colour all are read as RGB (C=3), else as grayscale (C=1); alpha is dropped.
 
 A file is read by extension: ``.npy`` (one array; never unpickled), ``.npz`` (arrays ``x`` and
-optional ``y``, or a single array), ``.csv`` (numbers, optional header row; a column named
+optional ``y``, or ``codes`` and optional ``labels`` as ``reprlab encode`` writes, or a single array), ``.csv`` (numbers, optional header row; a column named
 ``label`` or ``y`` holds the labels). ``x`` may be (N, D), (N, H, W) or (N, C, H, W); integer
 arrays of 3 or 4 dimensions with values in 0..255 are images and are divided by 255, other
 values are kept. Labels are mapped to 0..K-1 in sorted order (``classes`` keeps the originals).
@@ -173,6 +173,8 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             names = [n for n in z.namelist() if n.endswith(".npy")]
             if "x.npy" in names:
                 wanted = {"x": "x.npy", "y": "y.npy" if "y.npy" in names else None}
+            elif "codes.npy" in names:  # as written by `reprlab encode -o codes.npz`
+                wanted = {"x": "codes.npy", "y": "labels.npy" if "labels.npy" in names else None}
             elif len(names) == 1:
                 wanted = {"x": names[0], "y": None}
             else:

@@ -144,3 +144,7 @@ class ReprModel(nn.Module):
     @property
     def can_encode(self) -> bool:
         return type(self).encode is not ReprModel.encode
+
+    @property
+    def can_decode(self) -> bool:
+        return type(self).decode is not ReprModel.decode

@@ -180,6 +180,57 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
                       "denoising AE's reconstruction", path))
 
 
+@tour_section("latent", "Looking at codes: 2-D codes, PCA, t-SNE at several perplexities and seeds, morphing")
+def latent_maps(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset
+    from ..eval import encode_data, map_quality
+    from ..viz import embed_2d, plot_map, plot_map_grid, save_image_grid, tsne_sweep
+    from ..viz.latent import interpolate, traversal_grid
+
+    data = load_dataset("digits", split="all", seed=ctx.seed)
+    steps = ctx.steps(2000, 300)
+    perplexities, seeds = ((5, 30), (0,)) if ctx.quick else ((5, 30, 100), (0, 1))
+    s.summary = (
+        "An auto-encoder with a 2-D code is its own map; a 16-D code needs PCA or t-SNE. Every map comes with "
+        "its trustworthiness T(10) (1 = no false neighbours) and the 10-NN label accuracy in the map and in the "
+        "codes. t-SNE is drawn at several perplexities and random starts side by side: what changes between "
+        "panels (cluster sizes, gaps, positions) is not in the data. Morphing decodes the straight line between "
+        "two codes, and the grid of decoded 2-D codes shows the manifold the decoder learnt."
+    )
+    s.settings = {"data": "all 1,797 digits", "AEs": f"MLP 64-256-64-d, d = 2 and 16, cross-entropy, {steps} Adam steps",
+                  "t-SNE": f"openTSNE, perplexities {list(perplexities)}, random init, seeds {list(seeds)}", "seed": ctx.seed}
+    runs = {}
+    for d in (2, 16):
+        _, runs[d], _ = _train(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
+    images, labels = data.x.numpy(), data.y.numpy()
+    z2, z16 = encode_data(runs[2], data).numpy(), encode_data(runs[16], data).numpy()
+    for title, z, m in (("2-D codes", z2, embed_2d(z2, "codes")), ("16-D codes, PCA", z16, embed_2d(z16, "pca"))):
+        q = map_quality(z, m.coords, labels)
+        s.metrics.append({"metric": f"{title}: trustworthiness T(10)", "value": q["trustworthiness_k10"]})
+        s.metrics.append({"metric": f"{title}: 10-NN accuracy in the map", "value": q["knn_accuracy_map"],
+                          "reference": f"{q['knn_accuracy_codes']:.3f} in the codes"})
+        path = plot_map(m, ctx.figure("latent", f"{m.method}-{z.shape[1]}d.png"), labels, quality=q, images=images,
+                        thumbnails=40, title=f"{m.title}: AE with {z.shape[1]}-D codes")
+        s.figures.append((f"{title}, coloured by digit, with thumbnails", path))
+    maps = tsne_sweep(z16, perplexities, seeds, init="random", n_jobs=1)
+    qs = [map_quality(z16, m.coords, labels) for m in maps]
+    for m, q in zip(maps, qs):
+        s.metrics.append({"metric": f"16-D codes, t-SNE perplexity {m.params['perplexity']:g} seed {m.params['seed']}: T(10)",
+                          "value": q["trustworthiness_k10"], "reference": f"10-NN acc {q['knn_accuracy_map']:.3f}"})
+    path = plot_map_grid(maps, ctx.figure("latent", "tsne-sweep.png"), labels, qualities=qs, ncols=len(perplexities),
+                         title="t-SNE of the 16-D codes: rows = seeds, columns = perplexities")
+    s.figures.append(("t-SNE do and don't: the same codes at several perplexities and random starts", path))
+    pairs = [(int((labels == a).nonzero()[0][0]), int((labels == b).nonzero()[0][0])) for a, b in ((0, 6), (1, 7), (3, 8))]
+    strip = torch.cat([interpolate(runs[16], data.x[i], data.x[j], 10) for i, j in pairs])
+    s.figures.append(("morphing: decoded straight lines between the 16-D codes of 0→6, 1→7, 3→8",
+                      save_image_grid(strip, ctx.figure("latent", "interpolation.png"), nrow=10)))
+    grid = traversal_grid(runs[2], 15, torch.as_tensor(z2))
+    s.figures.append(("decoded 2-D codes on a 15 x 15 grid over the codes' 1-99 % range (compare the 2-D map)",
+                      save_image_grid(grid, ctx.figure("latent", "manifold.png"), nrow=15)))
+
+
 @tour_section("domain-adaptation", "mSDA for domain adaptation on Amazon reviews (when the data is present)")
 def domain_adaptation(ctx: TourContext, s: Section) -> None:
     from ..data import missing_files
