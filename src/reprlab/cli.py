@@ -129,6 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--prior", choices=["gaussian"], help="traverse Φ⁻¹ of a uniform grid (standard normal prior) instead of the codes' range")
     _add_data_args(ip)
 
+    os_ = sub.add_parser("oneshot", help="one-shot accuracy of a Siamese run: Lake's 20 runs, or N-way k-shot tasks")
+    os_.add_argument("run", help="run folder of a model with a similarity (siamese)")
+    os_.add_argument("--runs", help="Lake's runs: all_runs.zip or its folder (default: <data dir>/omniglot/all_runs.zip)")
+    os_.add_argument("--data", help="instead: random tasks from this labelled data set (e.g. omniglot:small2)")
+    os_.add_argument("--split", default="test", choices=["train", "test", "all"], help="split of --data (default test)")
+    os_.add_argument("--way", type=int, default=20, help="N of N-way tasks from --data (default 20)")
+    os_.add_argument("--shot", type=int, default=1, help="k of k-shot tasks from --data (default 1)")
+    os_.add_argument("--tasks", type=int, default=400, help="tasks drawn from --data (default 400)")
+    os_.add_argument("--within", help="draw each task's classes from one group, e.g. alphabet")
+    os_.add_argument("--seed", type=int, default=0)
+    os_.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
+
+    sm = sub.add_parser("similar", help="rank a folder of images by similarity to a query image (Siamese run)")
+    sm.add_argument("run", help="run folder of a model with a similarity (siamese)")
+    sm.add_argument("query", help="query image file")
+    sm.add_argument("--gallery", required=True, help="folder of images to rank (searched recursively)")
+    sm.add_argument("--top", type=int, default=10, help="how many to print (default 10)")
+    sm.add_argument("-o", "--output", help="also write the query and the top matches as a PNG strip")
+    sm.add_argument("--invert", default="auto", choices=["auto", "yes", "no"],
+                    help="invert image values (auto: yes for a model trained on Omniglot, whose strokes are 1.0)")
+
     d = sub.add_parser("data", help="list data sets and whether their files are present")
     d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
 
@@ -348,6 +369,65 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _similarity_model(run: str):
+    from . import load
+
+    model = load(run)
+    if not hasattr(model, "similarity_matrix"):
+        raise UsageError(f"model {model.name!r} of {run} has no learnt similarity; train one with `reprlab train siamese`")
+    return model
+
+
+def cmd_oneshot(a: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .eval.oneshot import fewshot_accuracy, from_lake_runs, sample_tasks
+
+    model = _similarity_model(a.run)
+    if a.data:
+        data = load_dataset(a.data, split=a.split, data_dir=a.data_dir, seed=model.run_config.train.seed)
+        tasks = sample_tasks(data, a.way, a.shot, a.tasks, seed=a.seed, within=a.within)
+        what = f"{a.tasks} random {tasks.n_way}-way {a.shot}-shot tasks from {data.name} ({a.split})"
+    else:
+        arg = f"omniglot-oneshot:{a.runs}" if a.runs else "omniglot-oneshot"
+        tasks = from_lake_runs(load_dataset(arg, data_dir=a.data_dir))
+        what = "Lake et al.'s 20-way one-shot runs"
+    acc = fewshot_accuracy(model.similarity_matrix, tasks)
+    result = {"run": a.run, "tasks": what, "mean_accuracy": float(acc.mean())}
+    if tasks.names:
+        result["per_run"] = {n: float(v) for n, v in zip(tasks.names, acc)}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_similar(a: argparse.Namespace) -> int:
+    import torch
+
+    from .data.user import _image_files, load_image_folder, read_image
+
+    model = _similarity_model(a.run)
+    gallery_dir = Path(a.gallery)
+    if not gallery_dir.is_dir():
+        raise UsageError(f"gallery {a.gallery} is not a folder; give a folder of images (or of class sub-folders)")
+    files = _image_files(gallery_dir)[0]
+    gallery = load_image_folder(gallery_dir)
+    query = read_image(Path(a.query), tuple(model.input_shape))
+    if tuple(gallery.sample_shape) != tuple(model.input_shape):
+        raise UsageError(f"gallery images have shape {gallery.sample_shape}, the model takes {model.input_shape}; resize them")
+    invert = a.invert == "yes" or (a.invert == "auto" and model.run_config.data.name.startswith("omniglot"))
+    x = 1 - gallery.x if invert else gallery.x  # Omniglot runs saw strokes as 1.0 on a 0.0 background
+    query = 1 - query if invert else query
+    scores = model.similarity_matrix(query[None], x)[0]
+    order = torch.argsort(scores, descending=True)[: a.top]
+    for rank, i in enumerate(order.tolist(), 1):
+        print(f"{rank:3d}  {float(scores[i]):+.4f}  {files[i]}")
+    if a.output:
+        from .viz import save_image_grid
+
+        save_image_grid(torch.cat([query[None], x[order]]), a.output, nrow=len(order) + 1)
+        log.info(f"wrote {a.output}: the query, then the matches best first")
+    return 0
+
+
 def cmd_data(a: argparse.Namespace) -> int:
     from .data import DATASETS, missing_files, resolve_data_dir
 
@@ -423,7 +503,7 @@ def cmd_tour(a: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
     "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour, "embed": cmd_embed,
-    "interpolate": cmd_interpolate,
+    "interpolate": cmd_interpolate, "oneshot": cmd_oneshot, "similar": cmd_similar,
 }
 
 

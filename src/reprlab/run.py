@@ -171,7 +171,10 @@ def train(
         resume_main = resume and run_dir is not None and latest_valid(run_dir / "checkpoints") is not None
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
     trainer = Trainer(rc.train, run_dir, run_config=resolved)
-    result = trainer.fit(model, data, val, resume=resume_main)
+    fit_data = model.training_data(data, rc.train.seed)  # e.g. a Siamese network's pairs
+    if fit_data is not data:
+        log.info(f"training on {len(fit_data)} {fit_data.name}")
+    result = trainer.fit(model, fit_data, val, resume=resume_main)
     if run_dir is not None and trainer.is_main:
         write_figures(model, run_dir, val if val is not None else data)
     return model, result

@@ -72,6 +72,18 @@ class TensorData:
         return self.x.ndim == 4
 
     @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def take(self, idx: Tensor) -> "Batch":
+        """The samples at the index tensor ``idx`` as one :class:`Batch` (what the trainer feeds a model)."""
+        return Batch(
+            x=self.x.index_select(0, idx),
+            y=None if self.y is None else self.y.index_select(0, idx),
+            extras={k: v.index_select(0, idx) for k, v in self.extras.items()},
+        )
+
+    @property
     def num_classes(self) -> int | None:
         if self.y is None:
             return None
@@ -140,7 +152,8 @@ class Batch(NamedTuple):
 
 
 class TensorBatches:
-    """Mini-batches of a :class:`TensorData`, by slicing, deterministic given (seed, epoch).
+    """Mini-batches of a :class:`TensorData` (or any data with ``len``, ``device`` and ``take(idx)``,
+    e.g. :class:`~reprlab.data.pairs.PairData`), deterministic given (seed, epoch).
 
     The order of epoch ``e`` is ``randperm(N)`` from a generator seeded with ``seed + e``, so a
     run resumed at step ``s`` sees exactly the batches of an uninterrupted run, and every
@@ -197,7 +210,7 @@ class TensorBatches:
                 perm = torch.randperm(n, generator=g)
             else:
                 perm = torch.arange(n)
-            self._perm = perm.to(self.data.x.device)
+            self._perm = perm.to(self.data.device)
             self._epoch_cached = epoch
         return self._perm
 
@@ -208,12 +221,7 @@ class TensorBatches:
             # Equal contiguous parts of the global batch; a short last batch (drop_last=False)
             # is cut as evenly as torch.tensor_split does.
             idx = torch.tensor_split(idx, self.world_size)[self.rank]
-        d = self.data
-        return Batch(
-            x=d.x.index_select(0, idx),
-            y=None if d.y is None else d.y.index_select(0, idx),
-            extras={k: v.index_select(0, idx) for k, v in d.extras.items()},
-        )
+        return self.data.take(idx)
 
     def at_step(self, step: int) -> Batch:
         """The batch of global training step ``step`` (0-based), across epochs."""

@@ -104,6 +104,17 @@ def _pixels(path: Path, rgb: bool, size: tuple[int, int]) -> np.ndarray:
     return a
 
 
+def read_image(path: Path, shape: tuple[int, ...]) -> torch.Tensor:
+    """One image file as a float32 tensor of ``shape`` (C, H, W) in [0, 1], or a one-line error."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: image not found")
+    c, h, w = shape
+    with _open_image(Path(path)) as im:
+        if im.size != (w, h):
+            raise DataError(f"{path}: image is {im.size[0]}x{im.size[1]}, the model takes {w}x{h}; resize it")
+    return torch.from_numpy(np.ascontiguousarray(_pixels(Path(path), c == 3, (w, h))))
+
+
 def load_image_folder(folder: Path) -> TensorData:
     """All images of ``folder`` (see the module docstring) as a :class:`TensorData`."""
     files, classes, y = _image_files(folder)

@@ -5,6 +5,7 @@ from .registry import MODELS, get_model_spec, register_model
 from .autoencoder import AutoEncoder, AutoEncoderConfig, reconstruction_loss  # noqa: E402
 from .dae import DenoisingAutoEncoder, DenoisingAutoEncoderConfig  # noqa: E402
 from .stacked import StackedAutoEncoder, StackedAutoEncoderConfig  # noqa: E402
+from .siamese import SiameseConfig, SiameseNet  # noqa: E402
 
 __all__ = [
     "MODELS",
@@ -13,6 +14,8 @@ __all__ = [
     "DenoisingAutoEncoder",
     "DenoisingAutoEncoderConfig",
     "ReprModel",
+    "SiameseConfig",
+    "SiameseNet",
     "StackedAutoEncoder",
     "StackedAutoEncoderConfig",
     "Update",

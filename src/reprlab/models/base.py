@@ -80,6 +80,27 @@ class ReprModel(nn.Module):
         :func:`reprlab.run.train` calls it before creating the run folder.
         """
 
+    def training_data(self, data: TensorData, seed: int = 0):
+        """What the trainer batches for this model, built from the (training split of the) data set
+        (default: the data itself). A Siamese network returns its pairs
+        (:class:`~reprlab.data.pairs.PairData`); :func:`reprlab.run.train` calls it once."""
+        return data
+
+    #: the validation metric that early stopping and ``best.safetensors`` minimize
+    monitor: ClassVar[str] = "val/loss"
+
+    def validate(self, data: TensorData) -> dict[str, float]:
+        """Validation metrics over the whole validation set (names without the ``val/`` prefix).
+
+        Default: the means of :meth:`evaluate` over batches, computed by the trainer. A model whose
+        validation is not a mean over batches (e.g. one-shot accuracy over tasks) overrides it.
+        """
+        raise NotImplementedError
+
+    @property
+    def has_own_validation(self) -> bool:
+        return type(self).validate is not ReprModel.validate
+
     def pretrain(self, train: TensorData, val: TensorData | None, fit_phase: PhaseFit) -> None:
         """Phases run before the main fit, e.g. greedy layer-wise pre-training (default: none).
 

@@ -241,7 +241,14 @@ class Trainer:
         return int(state["trainer"]["step"]), state["trainer"]
 
     # ------------------------------------------------------------------ validation
-    def _validate(self, model: ReprModel, batches: TensorBatches | None) -> dict[str, float]:
+    def _validate(self, model: ReprModel, batches: TensorBatches | None, val: TensorData | None = None) -> dict[str, float]:
+        if model.has_own_validation and val is not None:
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                metrics = model.validate(val)
+            model.train(was_training)
+            return {f"val/{k}": float(v) for k, v in metrics.items()}
         if batches is None:
             return {}
         was_training = model.training
@@ -317,7 +324,8 @@ class Trainer:
             val = val.to(device) if val is not None else None
         batches = TensorBatches(train, cfg.batch_size, seed=cfg.seed, rank=rank, world_size=world)
         val_batches = (
-            TensorBatches(val, max(cfg.batch_size, 256), shuffle=False, drop_last=False) if val is not None else None
+            TensorBatches(val, max(cfg.batch_size, 256), shuffle=False, drop_last=False)
+            if val is not None and not model.has_own_validation else None
         )
 
         start, tstate = 0, {}
@@ -393,7 +401,7 @@ class Trainer:
                 pbar.update(1)
 
             log_now = done % cfg.log_every == 0 or last
-            val_now = val_batches is not None and (done % cfg.val_every == 0 or last)
+            val_now = val is not None and (done % cfg.val_every == 0 or last)
             ckpt_now = self.run_dir is not None and (done % cfg.checkpoint_every == 0 or last)
             if not (log_now or val_now or ckpt_now):
                 continue
@@ -412,9 +420,9 @@ class Trainer:
             row["lr"] = schedulers[0].get_last_lr()[0]
             row["epoch"] = done / len(batches)
             if val_now:
-                val_metrics = self._validate(model, val_batches)
+                val_metrics = self._validate(model, val_batches, val)
                 row.update(val_metrics)
-                monitor = val_metrics.get("val/loss", next(iter(val_metrics.values()), None))
+                monitor = val_metrics.get(model.monitor, next(iter(val_metrics.values()), None))
                 if monitor is not None and math.isfinite(monitor):
                     if best_val is None or monitor < best_val - cfg.early_stopping_min_delta:
                         best_val, bad_validations = monitor, 0

@@ -124,13 +124,17 @@ def check_perplexity(perplexity: float, n: int) -> None:
 
 def tsne_2d(
     codes, perplexity: float = 30.0, seed: int = 0, n_iter: int = 750, n_jobs: int | None = None,
-    backend: str = "auto", init: str = "pca",
+    backend: str = "auto", init: str = "pca", fft_interval: float = 2.0,
 ) -> Map2D:
     """t-SNE to 2-D (see the module docstring): ``n_iter`` iterations in all, the first 250 with
     early exaggeration 12, each library's automatic learning rate. ``init``: ``pca`` (stable
     across seeds: the seed only moves the neighbour search) or ``random`` (seeded; shows how
     much a picture owes to chance). ``backend``: ``opentsne`` (FFT or Barnes-Hut gradients,
-    chosen by size), ``sklearn`` (Barnes-Hut) or ``auto`` (openTSNE when installed)."""
+    chosen by size), ``sklearn`` (Barnes-Hut) or ``auto`` (openTSNE when installed).
+    ``fft_interval``: width, in map units, of the FFT interpolation intervals (openTSNE's
+    ``ints_in_interval``; FIt-SNE's default is 1). On 10,000 MNIST digits 2 gives the same
+    trustworthiness as 1 (0.9899 vs 0.9902) in a third of the time on a CPU
+    (``benchmarks/tsne.py`` has both rows)."""
     x = check_codes(codes)
     check_perplexity(perplexity, len(x))
     if n_iter <= 250:
@@ -151,12 +155,14 @@ def tsne_2d(
         else:
             backend = "opentsne"
     params = {"perplexity": float(perplexity), "seed": seed, "n_iter": n_iter, "n_jobs": n_jobs, "backend": backend, "init": init}
+    if backend == "opentsne":
+        params["fft_interval"] = fft_interval
     t0 = time.perf_counter()
     if backend == "opentsne":
         logging.getLogger("openTSNE").setLevel(logging.WARNING)  # it logs its automatic choices at INFO
         tsne = openTSNE.TSNE(
             perplexity=perplexity, n_iter=n_iter - 250, early_exaggeration_iter=250, early_exaggeration=12,
-            initialization=init, n_jobs=n_jobs, random_state=seed, verbose=False,
+            initialization=init, n_jobs=n_jobs, random_state=seed, verbose=False, ints_in_interval=fft_interval,
         )
         coords = np.asarray(tsne.fit(x))
     else:

@@ -179,7 +179,9 @@ def plot_map_grid(
             if handles:
                 fig.legend(handles, names, loc="center right", frameon=False, title="label", markerscale=4)
         if title:
-            fig.suptitle(title, fontsize=11)
+            import textwrap
+
+            fig.suptitle("\n".join(textwrap.wrap(title, max(40, int(fig.get_figwidth() * dpi / 8)))), fontsize=11)
         fig.tight_layout(rect=(0, 0, 1 - legend_w / fig.get_figwidth() / dpi, 1))
         fig.savefig(path, dpi=dpi)
         plt.close(fig)

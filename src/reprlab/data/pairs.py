@@ -1,0 +1,217 @@
+"""Pairs and triplets of a labelled data set, for Siamese networks (Bromley et al. 1993; Koch et al. 2015).
+
+A Siamese network learns from pairs ``(x1, x2, same)``. :func:`make_pairs` builds them from any
+labelled :class:`TensorData`: similar pairs (two samples of one class; all of them, or at most
+``per_class`` per class) and dissimilar pairs sub-sampled at ``ratio`` dissimilar per similar
+pair (the lecture: 2:1 to 10:1). Dissimilar partners are drawn uniformly from the other classes,
+from the same ``group`` (e.g. Omniglot's alphabet: harder negatives, ``negatives="same:alphabet"``)
+or by a user hook. :func:`read_pairs` reads explicit pairs from a file. Everything is
+deterministic given the seed.
+
+:class:`PairData` holds the images once and the pairs as indices; the trainer batches it like
+any data set: ``batch.x`` is x1, ``batch.extras["x2"]`` is x2, ``batch.y`` is ``same`` (1.0 / 0.0).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import DataError
+from .base import Batch, TensorData
+
+#: ``negative_fn(anchor_index, candidates, rng) -> chosen candidate`` picks the dissimilar partner
+#: of ``anchor_index`` among ``candidates`` (indices of samples of other classes).
+NegativeFn = Callable[[int, np.ndarray, np.random.Generator], int]
+
+
+@dataclass
+class PairData:
+    """Pairs ``(x[i], x[j], same)`` over the samples of ``images``; ``pairs`` is (P, 2) int64,
+    ``same`` (P,) float32 in {0, 1}. Batches: ``x`` = x1, ``extras["x2"]`` = x2, ``y`` = same."""
+
+    images: TensorData
+    pairs: Tensor
+    same: Tensor
+    name: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pairs.ndim != 2 or self.pairs.shape[1] != 2 or self.pairs.dtype != torch.int64:
+            raise DataError(f"pairs must be an int64 tensor of shape (P, 2), got {self.pairs.dtype} {tuple(self.pairs.shape)}")
+        if self.same.shape != (len(self.pairs),):
+            raise DataError(f"same must have shape ({len(self.pairs)},), got {tuple(self.same.shape)}")
+        if len(self.pairs) == 0:
+            raise DataError(f"{self.name or 'pairs'}: no pairs; check the labels (a class needs 2 samples for a similar pair)")
+        n = len(self.images)
+        if int(self.pairs.min()) < 0 or int(self.pairs.max()) >= n:
+            raise DataError(f"{self.name or 'pairs'}: a pair index is outside 0..{n - 1}")
+        self.name = self.name or f"pairs of {self.images.name}"
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.images.sample_shape
+
+    @property
+    def is_image(self) -> bool:
+        return self.images.is_image
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.x.device
+
+    @property
+    def num_similar(self) -> int:
+        return int(self.same.sum())
+
+    def take(self, idx: Tensor) -> Batch:
+        """Pairs ``idx`` as one batch: x1 (B, ...), extras x2 (B, ...), y = same (B,)."""
+        p = self.pairs.index_select(0, idx)
+        x = self.images.x
+        return Batch(x=x.index_select(0, p[:, 0]), y=self.same.index_select(0, idx), extras={"x2": x.index_select(0, p[:, 1])})
+
+    def to(self, device) -> "PairData":
+        return replace(self, images=self.images.to(device), pairs=self.pairs.to(device), same=self.same.to(device))
+
+    def subset(self, index) -> "PairData":
+        return replace(self, pairs=self.pairs[index], same=self.same[index])
+
+
+def _labels(data: TensorData) -> np.ndarray:
+    if data.y is None:
+        raise DataError(f"{data.name}: pairs need labels (which samples are the same); give a labelled data set or a pairs file")
+    return data.y.cpu().numpy()
+
+
+def make_pairs(
+    data: TensorData, *, ratio: float = 2.0, per_class: int | None = None, negatives: str = "random",
+    negative_fn: NegativeFn | None = None, seed: int = 0,
+) -> PairData:
+    """Similar and dissimilar pairs of ``data`` (see the module docstring).
+
+    per_class : similar pairs per class: all ``C(n_c, 2)`` when None, else that many drawn
+        without replacement.
+    ratio : dissimilar pairs per similar pair (each similar pair's first sample is the anchor of
+        ``ratio`` dissimilar ones, rounded stochastically).
+    negatives : ``random`` (any other class) or ``same:<extra>`` (another class with the same
+        value of ``data.extras[<extra>]``, e.g. ``same:alphabet``; falls back to any class when the
+        group has only one).
+    negative_fn : overrides ``negatives``: ``fn(anchor, candidates, rng) -> index``.
+    """
+    y = _labels(data)
+    if ratio < 0:
+        raise DataError(f"ratio (dissimilar per similar pair) must be >= 0, got {ratio}")
+    rng = np.random.default_rng(seed)
+    similar = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < 2:
+            continue
+        iu, ju = np.triu_indices(len(members), k=1)
+        pairs_c = np.stack([members[iu], members[ju]], axis=1)
+        if per_class is not None and per_class < len(pairs_c):
+            pairs_c = pairs_c[np.sort(rng.choice(len(pairs_c), per_class, replace=False))]
+        similar.append(pairs_c)
+    if not similar:
+        raise DataError(f"{data.name}: no class has 2 samples, so there is no similar pair")
+    similar = np.concatenate(similar)
+    rng.shuffle(similar, axis=0)  # orient pairs at random: x1 and x2 play symmetric roles
+    flip = rng.random(len(similar)) < 0.5
+    similar[flip] = similar[flip][:, ::-1]
+
+    group = None
+    if negative_fn is None and negatives != "random":
+        key = negatives.removeprefix("same:")
+        if not negatives.startswith("same:") or key not in data.extras:
+            have = ", ".join(f"same:{k}" for k in data.extras) or "none"
+            raise DataError(f"negatives must be 'random' or 'same:<extra>' (this data set has: {have}), got {negatives!r}")
+        group = data.extras[key].cpu().numpy()
+    whole, frac = int(ratio), ratio - int(ratio)
+    counts = whole + (rng.random(len(similar)) < frac).astype(int)  # ratio per similar pair, on average
+    anchors = np.repeat(similar[:, 0], counts)
+    partners = np.empty(len(anchors), dtype=np.int64)
+    for k, a in enumerate(anchors):
+        if negative_fn is not None:
+            candidates = np.flatnonzero(y != y[a])
+            partners[k] = int(negative_fn(int(a), candidates, rng))
+            if y[partners[k]] == y[a]:
+                raise DataError(f"negative_fn returned sample {partners[k]} of the anchor's own class for anchor {a}")
+            continue
+        if group is not None:
+            candidates = np.flatnonzero((group == group[a]) & (y != y[a]))
+            if len(candidates) == 0:
+                candidates = np.flatnonzero(y != y[a])
+        else:
+            candidates = None
+        if candidates is None:  # rejection sampling: fast when no class dominates
+            while True:
+                j = int(rng.integers(len(y)))
+                if y[j] != y[a]:
+                    break
+            partners[k] = j
+        else:
+            partners[k] = int(candidates[rng.integers(len(candidates))])
+    dissimilar = np.stack([anchors, partners], axis=1)
+    pairs = np.concatenate([similar, dissimilar])
+    same = np.concatenate([np.ones(len(similar), np.float32), np.zeros(len(dissimilar), np.float32)])
+    order = rng.permutation(len(pairs))
+    return PairData(
+        data, torch.from_numpy(pairs[order].astype(np.int64)), torch.from_numpy(same[order]),
+        meta={"similar": len(similar), "dissimilar": len(dissimilar), "ratio": ratio, "per_class": per_class,
+              "negatives": "hook" if negative_fn is not None else negatives, "seed": seed},
+    )
+
+
+def read_pairs(path: str | Path, data: TensorData) -> PairData:
+    """Explicit pairs from a CSV file with header ``i,j,same`` (row indices into ``data``; same is
+    1/0 or true/false), e.g. pairs a person marked as duplicates."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: pairs file not found; write a CSV with header i,j,same (row indices into the data)")
+    rows = []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or not {"i", "j", "same"} <= set(reader.fieldnames):
+            raise DataError(f"{path}: needs the header i,j,same, got {reader.fieldnames}")
+        for line, r in enumerate(reader, start=2):
+            try:
+                same = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0}[r["same"].strip().lower()]
+                rows.append((int(r["i"]), int(r["j"]), same))
+            except (KeyError, ValueError, AttributeError):
+                raise DataError(f"{path}:{line}: expected integers i, j and same in 1/0/true/false, got {r}") from None
+    if not rows:
+        raise DataError(f"{path}: no pairs below the header")
+    arr = np.array(rows)
+    return PairData(data, torch.from_numpy(arr[:, :2].astype(np.int64)), torch.from_numpy(arr[:, 2].astype(np.float32)),
+                    name=f"pairs {path.name} of {data.name}", meta={"file": str(path)})
+
+
+def make_triplets(data: TensorData, n: int, *, seed: int = 0) -> Tensor:
+    """``n`` triplets (anchor, positive, negative) as an int64 (n, 3) tensor of row indices:
+    anchor and positive share a class, the negative does not; drawn uniformly, seeded."""
+    y = _labels(data)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    usable = classes[counts >= 2]
+    if len(usable) == 0 or len(classes) < 2:
+        raise DataError(f"{data.name}: triplets need a class with 2 samples and at least 2 classes")
+    by_class = {c: np.flatnonzero(y == c) for c in usable}
+    out = np.empty((n, 3), dtype=np.int64)
+    for k in range(n):
+        c = usable[rng.integers(len(usable))]
+        out[k, :2] = rng.choice(by_class[c], 2, replace=False)
+        while True:
+            j = int(rng.integers(len(y)))
+            if y[j] != c:
+                break
+        out[k, 2] = j
+    return torch.from_numpy(out)

@@ -1,0 +1,203 @@
+r"""Siamese networks: two copies of one network ``f`` (shared weights) and a similarity of their codes.
+
+Trained on pairs ``(x1, x2, same)`` (:mod:`reprlab.data.pairs`) with one of the lecture's losses,
+each a function below that states its equation:
+
+- ``cosine`` -- Bromley et al. (1993), as in the lecture:
+  :math:`L^+ = \tfrac14 (1 - \cos(z_1, z_2))^2` for similar pairs,
+  :math:`L^- = \cos(z_1, z_2)^2` if :math:`\cos(z_1, z_2) > m` else 0 for dissimilar ones;
+- ``contrastive`` -- Hadsell, Chopra & LeCun (2006), Euclidean :math:`D = \|z_1 - z_2\|_2`:
+  :math:`L = y \tfrac12 D^2 + (1 - y) \tfrac12 \max(0, m - D)^2`;
+- ``koch`` -- Koch, Zemel & Salakhutdinov (2015): the head
+  :math:`p(x_1, x_2) = \sigma(\sum_k \alpha_k |z_k(x_1) - z_k(x_2)| + b)` trained with binary
+  cross-entropy plus :math:`\lambda \|w\|^2` over the weights.
+
+The twin is Koch's convolutional network for 105x105 images, a smaller variant for CPUs, or an
+MLP (:mod:`reprlab.nets.twin`). Validation is what the model is for: N-way one-shot accuracy on
+tasks drawn from the validation images (:mod:`reprlab.eval.oneshot`); early stopping monitors
+its error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import option
+from ..data.base import Batch, TensorData
+from ..errors import ConfigError, UsageError
+from ..nets.twin import ARCHS, conv_twin, mlp_twin
+from .base import ReprModel
+from .registry import register_model
+
+
+# ----------------------------------------------------------------------------- losses
+def cosine_pair_loss(z1: Tensor, z2: Tensor, same: Tensor, margin: float = 0.0) -> Tensor:
+    r"""Bromley et al.'s cosine loss (the lecture's): mean over pairs of
+
+    .. math::
+        L^+ = \tfrac14 \big(1 - \cos(z_1, z_2)\big)^2 \;\text{(similar)}, \qquad
+        L^- = \begin{cases} \cos(z_1, z_2)^2 & \cos(z_1, z_2) > m \\ 0 & \text{otherwise} \end{cases} \;\text{(dissimilar)}
+
+    ``z1``, ``z2``: (B, d); ``same``: (B,) in {0, 1}."""
+    cos = F.cosine_similarity(z1, z2, dim=1, eps=1e-8)
+    pos = 0.25 * (1 - cos) ** 2
+    neg = torch.where(cos > margin, cos**2, torch.zeros_like(cos))
+    return (same * pos + (1 - same) * neg).mean()
+
+
+def contrastive_loss(z1: Tensor, z2: Tensor, same: Tensor, margin: float = 1.0) -> Tensor:
+    r"""Hadsell, Chopra & LeCun's (2006) contrastive loss, mean over pairs:
+
+    .. math::  L = y \tfrac12 D^2 + (1 - y) \tfrac12 \max(0, m - D)^2, \qquad D = \|z_1 - z_2\|_2
+
+    with ``y = same`` (1 for similar pairs)."""
+    d = (z1 - z2).pow(2).sum(1).clamp_min(1e-12).sqrt()
+    return (same * 0.5 * d**2 + (1 - same) * 0.5 * F.relu(margin - d) ** 2).mean()
+
+
+class KochHead(nn.Module):
+    r"""Koch et al.'s similarity head: :math:`p = \sigma(\sum_k \alpha_k |z_{1,k} - z_{2,k}| + b)`;
+    :meth:`forward` returns the logit :math:`\sum_k \alpha_k |z_{1,k} - z_{2,k}| + b`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.alpha = nn.Linear(dim, 1)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        return self.alpha((z1 - z2).abs()).squeeze(-1)
+
+    def pairwise(self, a: Tensor, b: Tensor) -> Tensor:
+        """Logits of every pair (a_i, b_j): (len(a), len(b)), without a (|a|·|b|, d) copy per row block."""
+        out = torch.empty(len(a), len(b), dtype=a.dtype, device=a.device)
+        for i in range(0, len(a), 64):
+            out[i : i + 64] = self.alpha((a[i : i + 64, None, :] - b[None]).abs()).squeeze(-1)
+        return out
+
+
+def koch_loss(logits: Tensor, same: Tensor, weights: list[Tensor], l2: float) -> Tensor:
+    r"""Koch et al.'s objective: binary cross-entropy of :math:`p = \sigma(\text{logit})` against
+    ``same``, mean over pairs, plus :math:`\lambda \sum_w \|w\|^2` over ``weights``."""
+    bce = F.binary_cross_entropy_with_logits(logits, same)
+    return bce + l2 * sum(w.pow(2).sum() for w in weights) if l2 > 0 else bce
+
+
+# ----------------------------------------------------------------------------- model
+@dataclass
+class SiameseConfig:
+    arch: Literal["koch", "koch-small", "mlp"] = option("mlp", "twin network: Koch's 105x105 convnet, its CPU-sized variant, or an MLP")
+    hidden: tuple[int, ...] = option((256,), "MLP hidden widths (arch=mlp)", ge=1)
+    embedding_dim: int = option(64, "size of the twin's code z (Koch: 4096)", ge=1)
+    activation: Literal["relu", "tanh", "elu", "gelu", "leaky_relu"] = option("relu", "MLP hidden activation")
+    loss: Literal["koch", "contrastive", "cosine"] = option("koch", "pair loss (see `reprlab.models.siamese`)")
+    margin: float = option(1.0, "contrastive: margin m on the distance; cosine: margin m on the cosine (e.g. 0)")
+    l2: float = option(1e-4, "koch: λ of the λ‖w‖² penalty over the weights", ge=0)
+    ratio: float = option(2.0, "dissimilar pairs per similar pair (the lecture: 2 to 10)", ge=0)
+    per_class: int = option(0, "similar pairs per class (0: all pairs of each class)", ge=0)
+    negatives: str = option("random", "dissimilar partners: random, or same:<extra> (e.g. same:alphabet: harder)")
+    pairs_file: str | None = option(None, "CSV with header i,j,same of explicit training pairs (row indices), instead")
+    augment: bool = option(False, "Koch's random affine distortions of both images of each training pair")
+    val_way: int = option(20, "validation: N of the N-way one-shot tasks", ge=2)
+    val_tasks: int = option(200, "validation: number of one-shot tasks", ge=1)
+
+    def __post_init__(self):
+        if self.negatives != "random" and not self.negatives.startswith("same:"):
+            raise ConfigError(f"model.negatives must be random or same:<extra>, got {self.negatives!r}")
+
+
+@register_model("siamese", "Siamese network on pairs: Koch's convnet / MLP twins, koch / contrastive / cosine losses")
+class SiameseNet(ReprModel):
+    """Twin network ``f`` with shared weights; ``encode(x) = f(x)``, ``similarity(x1, x2)`` the
+    learnt similarity (Koch head probability, minus the Euclidean distance, or the cosine)."""
+
+    name = "siamese"
+    Config = SiameseConfig
+    monitor = "val/oneshot_error"
+
+    def __init__(self, config: SiameseConfig, input_shape: tuple[int, ...]):
+        super().__init__(config, input_shape)
+        out_act = "sigmoid" if config.loss == "koch" else "linear"
+        if config.arch in ARCHS:
+            self.twin = conv_twin(config.arch, self.input_shape, config.embedding_dim, out_act)
+        else:
+            self.twin = mlp_twin(self.input_shape, config.hidden, config.embedding_dim, config.activation, out_act)
+        self.head = KochHead(config.embedding_dim) if config.loss == "koch" else None
+
+    # -------------------------------------------------------------- data
+    def check_data(self, data: TensorData) -> None:
+        if data.y is None and self.config.pairs_file is None:
+            raise UsageError(f"siamese: {data.name} has no labels; give a labelled data set or model.pairs_file=PAIRS.csv")
+
+    def training_data(self, data: TensorData, seed: int = 0):
+        from ..data.pairs import make_pairs, read_pairs
+
+        c = self.config
+        if c.pairs_file:
+            return read_pairs(c.pairs_file, data)
+        return make_pairs(data, ratio=c.ratio, per_class=c.per_class or None, negatives=c.negatives, seed=seed)
+
+    # -------------------------------------------------------------- forward
+    def encode(self, x: Tensor) -> Tensor:
+        """The twin's code z = f(x): (B, embedding_dim)."""
+        return self.twin(self.check_input(x))
+
+    def _pair_score(self, z1: Tensor, z2: Tensor) -> Tensor:
+        if self.config.loss == "koch":
+            return torch.sigmoid(self.head(z1, z2))
+        if self.config.loss == "contrastive":
+            return -(z1 - z2).norm(dim=1)
+        return F.cosine_similarity(z1, z2, dim=1)
+
+    @torch.no_grad()
+    def similarity(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """Similarity of each pair (x1[i], x2[i]), higher = more alike: (B,)."""
+        return self._pair_score(self.encode(x1), self.encode(x2))
+
+    @torch.no_grad()
+    def similarity_matrix(self, a: Tensor, b: Tensor, batch_size: int = 256) -> Tensor:
+        """Similarity of every (a[i], b[j]): (len(a), len(b)); each image is encoded once."""
+        za = torch.cat([self.encode(a[i : i + batch_size]) for i in range(0, len(a), batch_size)])
+        zb = torch.cat([self.encode(b[i : i + batch_size]) for i in range(0, len(b), batch_size)])
+        if self.config.loss == "koch":
+            return torch.sigmoid(self.head.pairwise(za, zb))
+        if self.config.loss == "contrastive":
+            return -torch.cdist(za, zb)
+        return F.normalize(za, dim=1) @ F.normalize(zb, dim=1).T
+
+    def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
+        x1, x2, same = batch.x, batch.extras["x2"], batch.y.to(batch.x.dtype)
+        if self.training and self.config.augment:
+            from ..data.augment import random_affine
+
+            x1, x2 = random_affine(x1), random_affine(x2)
+        z = self.twin(torch.cat([x1, x2]))  # (2B, d): one pass through the shared weights
+        z1, z2 = z[: len(x1)], z[len(x1) :]
+        c = self.config
+        if c.loss == "koch":
+            logits = self.head(z1, z2)
+            weights = [m.weight for m in self.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+            loss = koch_loss(logits, same, weights, c.l2)
+            correct = (logits > 0).to(same.dtype) == same
+        elif c.loss == "contrastive":
+            loss = contrastive_loss(z1, z2, same, c.margin)
+            correct = ((z1 - z2).norm(dim=1) < c.margin / 2).to(same.dtype) == same
+        else:
+            loss = cosine_pair_loss(z1, z2, same, c.margin)
+            correct = (F.cosine_similarity(z1, z2, dim=1) > 0.5).to(same.dtype) == same
+        return {"loss": loss, "pair_acc": correct.float().mean()}
+
+    # -------------------------------------------------------------- validation
+    def validate(self, data: TensorData) -> dict[str, float]:
+        """N-way one-shot accuracy over ``val_tasks`` tasks drawn (seed 0) from ``data``, within
+        one alphabet when the data know alphabets (as Lake's runs)."""
+        from ..eval.oneshot import fewshot_accuracy, sample_tasks
+
+        within = "alphabet" if "alphabet" in data.extras else None
+        tasks = sample_tasks(data, n_way=self.config.val_way, k_shot=1, n_tasks=self.config.val_tasks, seed=0,
+                             within=within, fit=True)
+        acc = float(fewshot_accuracy(self.similarity_matrix, tasks).mean())
+        return {"oneshot_acc": acc, "oneshot_error": 1.0 - acc}

@@ -1,0 +1,112 @@
+"""Pairs and triplets: counts, ratios, hooks, files, determinism; random affine distortions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reprlab.data.augment import random_affine
+from reprlab.data.base import TensorBatches, TensorData
+from reprlab.data.pairs import make_pairs, make_triplets, read_pairs
+from reprlab.errors import DataError
+
+
+def _data(counts=(3, 4, 5), groups=None):
+    y = torch.cat([torch.full((c,), k) for k, c in enumerate(counts)])
+    extras = {"alphabet": torch.as_tensor(groups)[y]} if groups is not None else {}
+    return TensorData(torch.arange(len(y), dtype=torch.float32)[:, None].repeat(1, 3), y, name="toy", extras=extras)
+
+
+def test_all_similar_pairs_and_the_dissimilar_ratio():
+    d = _data()
+    p = make_pairs(d, ratio=3, seed=0)
+    n_sim = math.comb(3, 2) + math.comb(4, 2) + math.comb(5, 2)
+    assert p.num_similar == n_sim and len(p) == 4 * n_sim
+    y = d.y[p.pairs]
+    assert torch.equal((y[:, 0] == y[:, 1]).float(), p.same)  # labels agree with `same`
+    sim = {tuple(sorted(r)) for r in p.pairs[p.same == 1].tolist()}
+    assert len(sim) == n_sim  # every similar pair once
+
+
+def test_fractional_ratio_per_class_and_determinism():
+    d = _data((10, 10, 10))
+    p = make_pairs(d, ratio=2.5, per_class=7, seed=1)
+    assert p.num_similar == 21
+    assert abs((len(p) - 21) / 21 - 2.5) < 0.6
+    q = make_pairs(d, ratio=2.5, per_class=7, seed=1)
+    assert torch.equal(p.pairs, q.pairs) and torch.equal(p.same, q.same)
+    assert not torch.equal(p.pairs, make_pairs(d, ratio=2.5, per_class=7, seed=2).pairs)
+
+
+def test_same_group_negatives_and_a_user_hook():
+    d = _data((4, 4, 4, 4), groups=[0, 0, 1, 1])  # classes 0,1 in alphabet 0; 2,3 in alphabet 1
+    p = make_pairs(d, ratio=2, negatives="same:alphabet", seed=0)
+    neg = p.pairs[p.same == 0]
+    a = d.extras["alphabet"]
+    assert torch.equal(a[neg[:, 0]], a[neg[:, 1]]) and (d.y[neg[:, 0]] != d.y[neg[:, 1]]).all()
+    hook = make_pairs(d, ratio=1, negative_fn=lambda i, cand, rng: int(cand.max()), seed=0)
+    neg = hook.pairs[hook.same == 0]
+    assert set(neg[:, 1].tolist()) <= {11, 15}  # the largest index of another class
+    with pytest.raises(DataError, match="own class"):
+        make_pairs(d, ratio=1, negative_fn=lambda i, cand, rng: i)
+    with pytest.raises(DataError, match="same:alphabet"):
+        make_pairs(d, negatives="same:drawer")
+
+
+def test_pair_batches_carry_both_images_and_the_label():
+    d = _data()
+    p = make_pairs(d, ratio=1, seed=0)
+    b = TensorBatches(p, 5, seed=0).at_step(0)
+    assert b.x.shape == (5, 3) and b.extras["x2"].shape == (5, 3)
+    i, j = b.x[:, 0].long(), b.extras["x2"][:, 0].long()  # the toy image is its own index
+    assert torch.equal((d.y[i] == d.y[j]).float(), b.y)
+
+
+def test_read_pairs_from_a_file_and_its_errors(tmp_path):
+    d = _data()
+    f = tmp_path / "pairs.csv"
+    f.write_text("i,j,same\n0,1,1\n0,5,0\n2,11,false\n")
+    p = read_pairs(f, d)
+    assert p.pairs.tolist() == [[0, 1], [0, 5], [2, 11]] and p.same.tolist() == [1.0, 0.0, 0.0]
+    f.write_text("i,j,same\n0,1,maybe\n")
+    with pytest.raises(DataError, match=":2: expected integers"):
+        read_pairs(f, d)
+    f.write_text("a,b\n0,1\n")
+    with pytest.raises(DataError, match="header i,j,same"):
+        read_pairs(f, d)
+    f.write_text("i,j,same\n0,99,1\n")
+    with pytest.raises(DataError, match="outside 0..11"):
+        read_pairs(f, d)
+    with pytest.raises(DataError, match="not found"):
+        read_pairs(tmp_path / "none.csv", d)
+
+
+def test_unlabelled_data_or_singletons_are_clear_errors():
+    with pytest.raises(DataError, match="need labels"):
+        make_pairs(TensorData(torch.zeros(4, 2)))
+    with pytest.raises(DataError, match="no class has 2 samples"):
+        make_pairs(_data((1, 1, 1)))
+
+
+def test_triplets_have_a_positive_and_a_negative():
+    d = _data((3, 4, 5))
+    t = make_triplets(d, 50, seed=0)
+    y = d.y[t]
+    assert t.shape == (50, 3) and (y[:, 0] == y[:, 1]).all() and (y[:, 0] != y[:, 2]).all()
+    assert (t[:, 0] != t[:, 1]).all()
+    assert torch.equal(t, make_triplets(d, 50, seed=0))
+
+
+def test_random_affine_with_p0_is_the_identity_and_translation_moves_pixels():
+    x = torch.zeros(2, 1, 21, 21)
+    x[:, 0, 10, 10] = 1.0
+    torch.testing.assert_close(random_affine(x, p=0.0), x)
+    g = torch.Generator().manual_seed(0)
+    y = random_affine(x, g, rotation=0, shear=0, scale=(1, 1), translate=3.0, p=1.0)
+    assert y.shape == x.shape and y.sum(dim=(1, 2, 3)).allclose(torch.ones(2), atol=1e-5)  # mass kept
+    assert (y[:, 0, 10, 10] < 1).all()  # the dot moved
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    torch.testing.assert_close(random_affine(x, g1), random_affine(x, g2))

@@ -1,0 +1,75 @@
+"""One-shot evaluation: task sampling, accuracy against a loop, Lake's runs with the pixel 1-NN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reprlab.data import load_dataset
+from reprlab.data.base import TensorData
+from reprlab.errors import DataError
+from reprlab.eval.oneshot import fewshot_accuracy, from_lake_runs, pixel_similarity, sample_tasks
+
+
+def _toy(n_classes=8, per_class=4, groups=2):
+    y = torch.arange(n_classes).repeat_interleave(per_class)
+    x = (y.float()[:, None] + 0.01 * torch.arange(len(y)).float()[:, None]).repeat(1, 2)  # x encodes the class
+    return TensorData(x, y, name="toy", extras={"alphabet": y % groups})
+
+
+def test_sampled_tasks_have_distinct_classes_right_answers_and_stay_in_one_group():
+    d = _toy()
+    t = sample_tasks(d, n_way=3, k_shot=2, n_tasks=40, n_query=1, seed=0, within="alphabet")
+    y, g = d.y, d.extras["alphabet"]
+    assert t.support.shape == (40, 6) and t.query.shape == (40, 3)
+    for k in range(40):
+        sy, qy = y[t.support[k]], y[t.query[k]]
+        assert len(set(sy.tolist())) == 3 and len(set(g[t.support[k]].tolist())) == 1
+        for q, a in zip(qy.tolist(), t.answer[k].tolist()):  # the answer points at the query's class
+            assert set(sy[t.support_class[k] == a].tolist()) == {q}
+        assert not set(t.support[k].tolist()) & set(t.query[k].tolist())  # a query is never its own shot
+    assert torch.equal(t.support, sample_tasks(d, 3, 2, 40, seed=0, within="alphabet").support)
+
+
+def test_accuracy_of_an_oracle_a_liar_and_a_loop():
+    d = _toy()
+    t = sample_tasks(d, n_way=4, k_shot=1, n_tasks=30, n_query=2, seed=1)
+    oracle = lambda q, s: -(q[:, None, 0].round() - s[None, :, 0].round()).abs()  # noqa: E731
+    assert fewshot_accuracy(oracle, t).tolist() == [1.0] * 30
+    rng = torch.Generator().manual_seed(0)
+    random_scores = {}
+
+    def noise(q, s):
+        out = torch.rand(len(q), len(s), generator=rng)
+        random_scores.setdefault("all", []).append(out)
+        return out
+
+    acc = fewshot_accuracy(noise, t)
+    # the same decision computed by hand from the recorded scores
+    for k, s in enumerate(random_scores["all"]):
+        expected = float((s.argmax(1) == t.answer[k]).double().mean())  # 1-shot: the best support image
+        assert float(acc[k]) == expected
+
+
+def test_too_few_classes_is_an_error_or_fits():
+    d = _toy(n_classes=3)
+    with pytest.raises(DataError, match="5-way 1-shot tasks need 5 classes"):
+        sample_tasks(d, 5, 1, 10)
+    assert sample_tasks(d, 5, 1, 10, fit=True).n_way == 3
+
+
+def test_lake_runs_pixel_nearest_neighbour(data_dir):
+    runs = load_dataset("omniglot-oneshot", data_dir=data_dir)
+    tasks = from_lake_runs(runs)
+    acc = fewshot_accuracy(pixel_similarity, tasks)
+    assert acc.shape == (20,)
+    # independent computation: per run, each test image gets the training image at the smallest distance
+    per_run = []
+    for r in range(20):
+        s = runs.support[r].flatten(1).double().numpy()
+        q = runs.query[r].flatten(1).double().numpy()
+        d = ((q[:, None, :] - s[None, :, :]) ** 2).sum(-1)
+        per_run.append(float((d.argmin(1) == runs.answer[r].numpy()).mean()))
+    np.testing.assert_allclose(acc.numpy(), per_run)
+    assert 0.1 < float(acc.mean()) < 0.4  # the lecture's table: 1-NN on pixels 21.7 %
