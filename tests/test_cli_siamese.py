@@ -72,3 +72,22 @@ def test_siamese_on_unlabelled_data_is_a_clear_error(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", "siamese", "--data", str(tmp_path / "x.npy"), "--run-dir", str(tmp_path / "r"))
     assert code == 2 and "has no labels" in error_line(err)
     assert not (tmp_path / "r").exists()
+
+
+def test_train_on_explicit_pairs_from_a_file(tmp_path, capsys, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="reprlab")
+    y = load_dataset("digits", split="all").y.numpy()
+    lines = ["i,j,same"] + [f"{i},{i + k},{int(y[i] == y[i + k])}" for i in range(0, 1700, 3) for k in (1, 10)]
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "siamese", "loss=cosine", f"pairs_file={tmp_path / 'pairs.csv'}",
+                           "val_way=5", "val_tasks=10", "--steps", "30", "--run-dir", str(run))
+    assert code == 0, err
+    # the pairs of the file whose two rows fell into the training split
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training on")]
+    n = int(line.split()[2])
+    # both rows in the 72 % (80 % train split, less 10 % validation): about 0.72² of the pairs
+    assert "pairs pairs.csv of digits" in line and 0.45 < n / (len(lines) - 1) < 0.6
+    assert (run / "model.safetensors").is_file()

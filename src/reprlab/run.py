@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from . import __version__
@@ -155,6 +156,8 @@ def train(
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     data = load_data(rc, "train")
+    if "row" not in data.extras:  # rows of the split as loaded, kept through the validation split
+        data = dataclasses.replace(data, extras={**data.extras, "row": torch.arange(len(data))})
     val = None
     if rc.data.val_fraction > 0:
         data, val = data.split(rc.data.val_fraction, rc.train.seed)

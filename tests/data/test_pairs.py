@@ -110,3 +110,20 @@ def test_random_affine_with_p0_is_the_identity_and_translation_moves_pixels():
     assert (y[:, 0, 10, 10] < 1).all()  # the dot moved
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     torch.testing.assert_close(random_affine(x, g1), random_affine(x, g2))
+
+
+def test_pairs_file_rows_are_rows_of_the_whole_data_set_even_in_a_split(tmp_path):
+    from reprlab.data.splits import seeded_split
+
+    d = _data((6, 6))
+    train = seeded_split(d, "train", seed=0)  # carries extras["row"]
+    rows = train.extras["row"].tolist()
+    outside = next(r for r in range(12) if r not in rows)
+    f = tmp_path / "pairs.csv"
+    f.write_text(f"i,j,same\n{rows[0]},{rows[1]},1\n{rows[2]},{outside},0\n")
+    p = read_pairs(f, train)
+    assert p.pairs.tolist() == [[0, 1]] and p.meta["pairs_outside_split"] == 1
+    assert torch.equal(train.x[p.pairs[0]], d.x[[rows[0], rows[1]]])  # the same images as in the file's rows
+    f.write_text(f"i,j,same\n{outside},{outside},1\n")
+    with pytest.raises(DataError, match="none of its pairs"):
+        read_pairs(f, train)

@@ -112,3 +112,13 @@ def test_latent_section_maps_codes_with_their_numbers_and_morphs(tmp_path):
     tsne_t = [m["value"] for m in s.metrics if "t-SNE perplexity 30" in m["metric"]]
     assert tsne_t and min(tsne_t) > _metric(s, "16-D codes, PCA: trustworthiness")
     assert len(s.figures) == 5 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("siamese", "t")
+    tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    for way in (5, 10):
+        assert _metric(s, f"{way}-way one-shot accuracy, Siamese") > _metric(s, f"{way}-way one-shot accuracy, pixels")
+    assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)

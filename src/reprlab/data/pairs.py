@@ -172,8 +172,10 @@ def make_pairs(
 
 
 def read_pairs(path: str | Path, data: TensorData) -> PairData:
-    """Explicit pairs from a CSV file with header ``i,j,same`` (row indices into ``data``; same is
-    1/0 or true/false), e.g. pairs a person marked as duplicates."""
+    """Explicit pairs from a CSV file with header ``i,j,same`` (same is 1/0 or true/false), e.g.
+    pairs a person marked as duplicates. ``i`` and ``j`` are rows of the whole data set; when
+    ``data`` is a split of it (it carries ``extras["row"]``), pairs with a row outside the split
+    are left out (their number is in ``meta["pairs_outside_split"]``)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: pairs file not found; write a CSV with header i,j,same (row indices into the data)")
@@ -191,8 +193,24 @@ def read_pairs(path: str | Path, data: TensorData) -> PairData:
     if not rows:
         raise DataError(f"{path}: no pairs below the header")
     arr = np.array(rows)
-    return PairData(data, torch.from_numpy(arr[:, :2].astype(np.int64)), torch.from_numpy(arr[:, 2].astype(np.float32)),
-                    name=f"pairs {path.name} of {data.name}", meta={"file": str(path)})
+    ij, same = arr[:, :2].astype(np.int64), arr[:, 2].astype(np.float32)
+    dropped = 0
+    if "row" in data.extras:  # a split of the data: map file rows to positions, keep pairs inside it
+        rows_here = data.extras["row"].cpu().numpy()
+        n_rows = int(rows_here.max()) + 1
+        if ij.min() < 0:
+            raise DataError(f"{path}: a pair index is negative")
+        position = np.full(max(n_rows, int(ij.max()) + 1), -1, dtype=np.int64)
+        position[rows_here] = np.arange(len(rows_here))
+        mapped = position[ij]
+        keep = (mapped >= 0).all(axis=1)
+        dropped = int((~keep).sum())
+        ij, same = mapped[keep], same[keep]
+        if len(ij) == 0:
+            raise DataError(f"{path}: none of its pairs has both rows in this split of {data.name}; "
+                            "check the indices (rows of the whole file) or set data.val_fraction=0")
+    return PairData(data, torch.from_numpy(ij), torch.from_numpy(same), name=f"pairs {path.name} of {data.name}",
+                    meta={"file": str(path), "pairs_outside_split": dropped})
 
 
 def make_triplets(data: TensorData, n: int, *, seed: int = 0) -> Tensor:

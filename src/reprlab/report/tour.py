@@ -231,6 +231,46 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
                       save_image_grid(grid, ctx.figure("latent", "manifold.png"), nrow=15)))
 
 
+@tour_section("siamese", "Siamese networks on digits: pairs, the contrastive loss, one-shot recognition")
+def siamese_digits(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset
+    from ..eval.oneshot import fewshot_accuracy, pixel_similarity, sample_tasks
+    from ..viz import plot_grouped_bars, save_image_grid
+
+    steps = ctx.steps(1500, 300)
+    s.summary = (
+        "Twin MLPs with shared weights learn a similarity from pairs of digits (same class or not, 2 dissimilar "
+        "pairs per similar one) with Hadsell et al.'s contrastive loss. The learnt similarity then recognizes "
+        "held-out digits from a single example per class (N-way one-shot), far better than nearest neighbours "
+        "on pixels; Koch et al.'s convolutional version on Omniglot is `benchmarks/oneshot_omniglot.py`."
+    )
+    s.settings = {"twin": "MLP 64-128-32", "loss": "contrastive, margin 1", "pairs": "all similar pairs of the "
+                  "training split, 2 dissimilar per similar", "steps": steps, "batch": "64 pairs", "seed": ctx.seed}
+    _, model, _ = _train(ctx, "siamese-digits", "siamese", [
+        ("model.loss", "contrastive"), ("model.hidden", [128]), ("model.embedding_dim", 32), ("model.margin", 1.0),
+        ("model.val_way", 5), ("model.val_tasks", 100), ("train.max_steps", steps), ("train.batch_size", 64),
+        ("train.val_every", max(100, steps // 3)),
+    ])
+    test = load_dataset("digits", split="test", seed=ctx.seed)
+    bars: dict[str, dict[str, float]] = {"pixels, 1-NN": {}, "Siamese": {}}
+    for way in (5, 10):
+        tasks = sample_tasks(test, n_way=way, k_shot=1, n_tasks=300, seed=ctx.seed)
+        for name, score in (("pixels, 1-NN", pixel_similarity), ("Siamese", model.similarity_matrix)):
+            acc = float(fewshot_accuracy(score, tasks).mean())
+            bars[name][f"{way}-way"] = acc
+            s.metrics.append({"metric": f"{way}-way one-shot accuracy, {name}", "value": acc, "reference": f"chance {1 / way:.2f}"})
+    s.figures.append(("one-shot accuracy on held-out digits (300 tasks each)", plot_grouped_bars(
+        bars, ctx.figure("siamese", "oneshot.png"), ylabel="accuracy", title="N-way one-shot, digits test split")))
+    gallery = load_dataset("digits", split="train", seed=ctx.seed)
+    queries = test.x[:8]
+    best = model.similarity_matrix(queries, gallery.x).topk(7, dim=1).indices  # (8, 7)
+    grid = torch.cat([torch.cat([queries[i : i + 1], gallery.x[best[i]]]) for i in range(8)])
+    s.figures.append(("search: each row is a held-out digit, then its 7 most similar training digits",
+                      save_image_grid(grid, ctx.figure("siamese", "search.png"), nrow=8)))
+
+
 @tour_section("domain-adaptation", "mSDA for domain adaptation on Amazon reviews (when the data is present)")
 def domain_adaptation(ctx: TourContext, s: Section) -> None:
     from ..data import missing_files
