@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a trained run on a data split (prints JSON)")
     e.add_argument("run", help="run folder")
+    e.add_argument("--iwae", type=int, metavar="K", help="VAE: also −log p(x) by importance sampling with K samples")
+    e.add_argument("--binarize", action="store_true", help="with --iwae: binarize each image once (dynamic-binarization MNIST)")
     _add_data_args(e)
 
     enc = sub.add_parser("encode", help="write the codes of a data set as .npy (or .npz with labels)")
@@ -231,6 +233,15 @@ def cmd_eval(a: argparse.Namespace) -> int:
     metrics = {"run": a.run, "data": data.name, "split": a.split, "n": len(data)}
     if model.can_reconstruct:
         metrics.update(reconstruction_metrics(model, data))
+    if model.has_own_validation:  # the model's own measures: ELBO (VAE), one-shot accuracy (Siamese)
+        import torch
+
+        with torch.no_grad():
+            metrics.update(model.validate(data))
+    if a.iwae:
+        from .eval.likelihood import iwae_nll
+
+        metrics[f"nll_iwae_k{a.iwae}"] = iwae_nll(model, data, a.iwae, binarize=a.binarize, progress=_rank() == 0)
     print(json.dumps(metrics, indent=2))
     return 0
 

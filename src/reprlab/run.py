@@ -239,19 +239,28 @@ def reconstruction_pairs(model, data, n: int = 16):
 
 
 def write_figures(model, run_dir: Path, data) -> list[Path]:
-    """The run's standard figures: loss curves, and reconstructions of held-out images."""
+    """The run's standard figures: loss curves, reconstructions of held-out images, and for a
+    generative model samples from the prior (and the decoded 2-D manifold when d = 2)."""
     from .viz import plot_curves, save_image_grid
 
     figures = run_dir / "figures"
     out = []
     if (run_dir / "metrics.csv").exists():
         out.append(plot_curves(run_dir / "metrics.csv", figures / "loss.png", title=f"{model.name} on {data.name}"))
+    was = model.training
+    model.eval()
     if data.is_image and model.can_reconstruct:
-        was = model.training
-        model.eval()
         grid, per_row = reconstruction_pairs(model, data.to("cpu") if data.x.device.type != "cpu" else data)
-        model.train(was)
         out.append(save_image_grid(grid, figures / "reconstructions.png", nrow=per_row))
+    if data.is_image and model.can_sample:
+        import torch
+
+        out.append(save_image_grid(model.sample(64, generator=torch.Generator().manual_seed(0)).cpu(), figures / "samples.png"))
+        if getattr(model.config, "latent_dim", None) == 2 and model.can_decode:
+            from .viz.latent import traversal_grid
+
+            out.append(save_image_grid(traversal_grid(model, 15, prior="gaussian"), figures / "manifold.png", nrow=15))
+    model.train(was)
     return out
 
 

@@ -97,15 +97,22 @@ def read_mnist_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, 
     "mnist",
     "MNIST handwritten digits, 28x28, 60,000 train + 10,000 test, 10 classes",
     files=tuple(f"MNIST/raw/{f}" for f in ALL_FILES),
+    arg_help="static-binarized: each pixel drawn once ~ Bernoulli(intensity), seed 0 (default: grey levels)",
 )
 def load_mnist(arg, data_dir: Path, split: str, seed: int, download: bool) -> TensorData:
     """Load ``split`` (``train`` 60,000, ``test`` 10,000, ``all`` both, train first).
 
     ``x`` is float32 (N, 1, 28, 28) in [0, 1] (the bytes divided by 255), ``y`` int64 digits.
     ``seed`` is unused: MNIST has an official split.
+
+    ``mnist:static-binarized``: every pixel drawn once as Bernoulli(intensity) with a fixed
+    generator (seed 0 for train, 1 for test, whatever ``seed``), the statically binarized
+    variant of the VAE literature. It is not Larochelle's file (not available offline); results
+    on it are named as such. Dynamic binarization (a fresh draw each time an image is used) is
+    the VAE's ``model.binarize=dynamic`` on plain ``mnist``.
     """
-    if arg is not None:
-        raise DataError(f"mnist takes no argument, got mnist:{arg}; use plain `mnist`")
+    if arg not in (None, "static-binarized"):
+        raise DataError(f"unknown MNIST variant mnist:{arg}; use plain `mnist` or `mnist:static-binarized`")
     data_dir = Path(data_dir)
     splits = ("train", "test") if split == "all" else (split,)
     paths = _paths(data_dir, splits, download)
@@ -115,14 +122,18 @@ def load_mnist(arg, data_dir: Path, split: str, seed: int, download: bool) -> Te
     # float32 division, exactly what torchvision's ToTensor computes.
     x = torch.from_numpy(np.divide(images, np.float32(255), dtype=np.float32)).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
+    if arg == "static-binarized":  # one draw per split, independent of the run's seed
+        starts = np.cumsum([0] + [len(p[1]) for p in parts])
+        x = torch.cat([torch.bernoulli(x[a:b], generator=torch.Generator().manual_seed({"train": 0, "test": 1}[s]))
+                       for s, a, b in zip(splits, starts[:-1], starts[1:])])
     return TensorData(
         x,
         y,
-        name="mnist",
+        name="mnist" if arg is None else f"mnist:{arg}",
         classes=[str(c) for c in range(10)],
         meta={
             "source": [str(p) for s in splits for p in paths[s]],
             "split": f"{split} (official)",
-            "range": "[0, 1] (bytes / 255)",
+            "range": "[0, 1] (bytes / 255)" if arg is None else "{0, 1}: one Bernoulli draw per pixel (static binarization)",
         },
     )

@@ -6,6 +6,7 @@ from .autoencoder import AutoEncoder, AutoEncoderConfig, reconstruction_loss  # 
 from .dae import DenoisingAutoEncoder, DenoisingAutoEncoderConfig  # noqa: E402
 from .stacked import StackedAutoEncoder, StackedAutoEncoderConfig  # noqa: E402
 from .siamese import SiameseConfig, SiameseNet  # noqa: E402
+from .vae import VAE, VAEConfig, iwae_log_likelihood  # noqa: E402
 
 __all__ = [
     "MODELS",
@@ -19,7 +20,10 @@ __all__ = [
     "StackedAutoEncoder",
     "StackedAutoEncoderConfig",
     "Update",
+    "VAE",
+    "VAEConfig",
     "get_model_spec",
+    "iwae_log_likelihood",
     "reconstruction_loss",
     "register_model",
 ]
