@@ -22,6 +22,7 @@ class TrainConfig:
     betas: tuple[float, float] = option((0.9, 0.999), "Adam betas", ge=0, lt=1)
     momentum: float = option(0.9, "SGD momentum", ge=0, lt=1)
     weight_decay: float = option(0.0, "weight decay (L2 for adam/sgd, decoupled for adamw)", ge=0)
+    fused_optimizer: bool = option(True, "adam/adamw: PyTorch's fused kernel (same update; ~1.5x faster steps on CPU)")
     lr_schedule: Literal["constant", "cosine", "step"] = option("constant", "learning-rate schedule after warm-up")
     warmup_steps: int = option(0, "linear warm-up steps", ge=0)
     lr_step_every: int = option(1000, "'step' schedule: multiply the lr by lr_gamma every this many steps", ge=1)

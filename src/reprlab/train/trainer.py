@@ -128,7 +128,9 @@ def make_optimizer(cfg: TrainConfig, params, lr: float | None, betas) -> torch.o
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=lr, betas=tuple(betas or cfg.betas), weight_decay=cfg.weight_decay)
+    # PyTorch's fused kernel: the same Adam update in one pass over all parameters (CPU and CUDA)
+    fused = cfg.fused_optimizer and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return cls(params, lr=lr, betas=tuple(betas or cfg.betas), weight_decay=cfg.weight_decay, fused=fused or None)
 
 
 class Trainer:
