@@ -122,3 +122,13 @@ def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
     for way in (5, 10):
         assert _metric(s, f"{way}-way one-shot accuracy, Siamese") > _metric(s, f"{way}-way one-shot accuracy, pixels")
     assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_vae_section_reports_a_likelihood_below_the_elbo(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("vae", "t")
+    tour.SECTIONS["vae"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    nelbo, iwae = _metric(s, "test negative ELBO"), _metric(s, "test −log p(x), IWAE")
+    assert 0 < iwae <= nelbo + 0.05 and _metric(s, "test KL") > 0
+    assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
