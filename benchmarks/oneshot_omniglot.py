@@ -106,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"run": name, "siamese_accuracy": float(a), "pixel_1nn_accuracy": float(b)}
             for name, a, b in zip(runs.names, acc, pixel)]
     if not args.no_write:
-        settings = {"model": rc.to_dict()["model"], "train": {k: v for k, v in rc.to_dict()["train"].items()
+        import csv
+
+        with open(Path(args.run_dir) / "metrics.csv", newline="") as f:  # the validation curve, for the record
+            curve = [{"step": int(r["step"]), "oneshot_acc": float(r["val/oneshot_acc"])}
+                     for r in csv.DictReader(f) if r.get("val/oneshot_acc")]
+        settings = {"validation_curve": curve, "model": rc.to_dict()["model"], "train": {k: v for k, v in rc.to_dict()["train"].items()
                                                                if k in ("max_steps", "batch_size", "lr", "lr_schedule", "optimizer")},
                     "steps_run": result.steps, "stopped_early": result.stopped_early, "val_metrics": result.val_metrics,
                     "lecture_table_percent": dict(LECTURE_TABLE), "threads": args.threads}

@@ -58,6 +58,8 @@ def test_similar_ranks_a_gallery_folder_and_writes_a_strip(siamese_run, tmp_path
     Image.new("L", (9, 9)).save(tmp_path / "big.png")
     code, _, err = run_cli(capsys, "similar", str(siamese_run), str(tmp_path / "big.png"), "--gallery", str(gallery))
     assert code == 2 and "the model takes 8x8; resize it" in error_line(err)
+    code, _, err = run_cli(capsys, "similar", str(siamese_run), str(query), "--gallery", str(gallery), "--top", "0")
+    assert code == 2 and "--top must be at least 1" in error_line(err)
 
 
 def test_oneshot_needs_a_model_with_a_similarity(tmp_path, capsys):

@@ -413,14 +413,16 @@ def cmd_oneshot(a: argparse.Namespace) -> int:
 def cmd_similar(a: argparse.Namespace) -> int:
     import torch
 
-    from .data.user import _image_files, load_image_folder, read_image
+    from .data.user import load_image_folder, read_image
 
+    if a.top < 1:
+        raise UsageError(f"--top must be at least 1, got {a.top}")
     model = _similarity_model(a.run)
     gallery_dir = Path(a.gallery)
     if not gallery_dir.is_dir():
         raise UsageError(f"gallery {a.gallery} is not a folder; give a folder of images (or of class sub-folders)")
-    files = _image_files(gallery_dir)[0]
     gallery = load_image_folder(gallery_dir)
+    files = gallery.meta["files"]
     query = read_image(Path(a.query), tuple(model.input_shape))
     if tuple(gallery.sample_shape) != tuple(model.input_shape):
         raise UsageError(f"gallery images have shape {gallery.sample_shape}, the model takes {model.input_shape}; resize them")

@@ -117,6 +117,9 @@ def test_mnist_broken_files(tmp_path, data_dir):
 
 
 def test_mnist_download_failure_is_data_error(tmp_path, monkeypatch):
+    """download=True with torchvision's MNIST replaced by an offline stand-in and sockets blocked:
+    nothing is fetched, the failure becomes one DataError line."""
+    import socket
     import urllib.error
 
     import torchvision.datasets
@@ -124,7 +127,12 @@ def test_mnist_download_failure_is_data_error(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no route to host\nsecond line")
 
+    def no_network(*args, **kwargs):  # the test must never reach the network, whatever happens
+        raise AssertionError("the test tried to open a socket")
+
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     with pytest.raises(DataError, match="could not download MNIST") as info:
         load_dataset("mnist", data_dir=tmp_path, download=True)
     assert "\n" not in str(info.value)

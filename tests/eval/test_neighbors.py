@@ -81,3 +81,22 @@ def test_map_quality_reports_map_and_codes():
 def test_bad_inputs_get_one_line_errors(high, low, k, match):
     with pytest.raises(UsageError, match=match):
         trustworthiness(high, low, k)
+
+
+def test_neighbours_never_include_the_point_itself_even_among_duplicates():
+    from reprlab.eval.neighbors import neighbours
+
+    x = np.array([[0.0], [0.0], [0.0], [5.0], [5.1], [9.0]])  # three identical points
+    nb = neighbours(x, 2)
+    assert nb.shape == (6, 2)
+    assert all(i not in row for i, row in enumerate(nb.tolist()))
+    assert set(nb[0]) == {1, 2} and set(nb[1]) == {0, 2} and set(nb[2]) == {0, 1}
+    assert nb[3, 0] == 4 and nb[5, 0] == 4
+
+
+def test_map_quality_reuses_a_given_codes_accuracy():
+    x, y = _digits(200)
+    z = PCA(2).fit_transform(x)
+    q = map_quality(x, z, y, k=5, codes_accuracy=0.123)
+    assert q["knn_accuracy_codes"] == 0.123
+    assert q["knn_accuracy_map"] == knn_accuracy(z, y, 5)

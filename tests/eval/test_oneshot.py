@@ -57,6 +57,10 @@ def test_too_few_classes_is_an_error_or_fits():
     with pytest.raises(DataError, match="5-way 1-shot tasks need 5 classes"):
         sample_tasks(d, 5, 1, 10)
     assert sample_tasks(d, 5, 1, 10, fit=True).n_way == 3
+    with pytest.raises(DataError, match="n_way must be at least 2"):
+        sample_tasks(d, 1, 1, 10)
+    with pytest.raises(DataError, match="k_shot must be at least 1"):
+        sample_tasks(d, 2, 0, 10)
 
 
 def test_lake_runs_pixel_nearest_neighbour(data_dir):

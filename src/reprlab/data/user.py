@@ -138,7 +138,8 @@ def load_image_folder(folder: Path) -> TensorData:
         None if y is None else torch.from_numpy(y),
         name=f"images:{folder}",
         classes=classes,
-        meta={"source": str(folder), "range": "[0, 1]", "mode": "RGB" if rgb else "grayscale"},
+        meta={"source": str(folder), "range": "[0, 1]", "mode": "RGB" if rgb else "grayscale",
+              "files": [str(f) for f in files]},
     )
 
 

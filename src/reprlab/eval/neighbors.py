@@ -12,16 +12,33 @@ import numpy as np
 from ..errors import UsageError
 
 
-def _as_points(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        x = x.reshape(len(x), -1) if x.ndim > 2 else x
-    if x.ndim != 2 or x.shape[0] < 2:
+def check_points(x, name: str = "points") -> np.ndarray:
+    """``x`` as a finite float64 ``(N, d)`` array with N >= 2 (images (N, C, H, W) are flattened
+    to pixels), or a one-line error naming the fix."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise UsageError(f"{name} must be numbers, got dtype {a.dtype}")
+    if a.ndim > 2:
+        a = a.reshape(len(a), -1)
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
         raise UsageError(f"{name} must hold at least 2 points of shape (N, d), got shape {np.shape(x)}")
-    if not np.isfinite(x).all():
-        first = int(np.argmax(~np.isfinite(x).all(axis=1)))
-        raise UsageError(f"{name} holds NaN or Inf (first at point {first}); drop or fix those points")
-    return x
+    a = a.astype(np.float64, copy=False)
+    bad = ~np.isfinite(a).all(axis=1)
+    if bad.any():
+        raise UsageError(f"{name} hold NaN or Inf at {int(bad.sum())} points (first: {int(np.argmax(bad))}); "
+                         "drop or fix those points (a diverged model: retrain it)")
+    return a
+
+
+def neighbours(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` nearest other points of each point (Euclidean): (N, k). A point is
+    never its own neighbour, even when it has duplicates."""
+    from sklearn.neighbors import NearestNeighbors
+
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x, return_distance=False)
+    keep = idx != np.arange(len(x))[:, None]
+    keep[keep.sum(1) > k, -1] = False  # self not among the k+1 (duplicates): drop the farthest instead
+    return idx[keep].reshape(len(x), k)
 
 
 def _block_rows(n: int, budget: float = 2**25) -> int:
@@ -47,17 +64,13 @@ def trustworthiness(high, low, k: int = 10) -> float:
     map. Equals :func:`sklearn.manifold.trustworthiness` (Euclidean) when there are no distance
     ties, in O(N·block) memory instead of O(N²).
     """
-    from sklearn.neighbors import NearestNeighbors
-
-    high, low = _as_points(high, "codes"), _as_points(low, "map")
+    high, low = check_points(high, "codes"), check_points(low, "map")
     n = len(high)
     if len(low) != n:
         raise UsageError(f"codes ({n} points) and map ({len(low)} points) must hold the same points")
     if not 1 <= k < n / 2:
         raise UsageError(f"trustworthiness needs 1 <= k < n/2 = {n / 2:g}, got k={k}; use a smaller k or more points")
-    # k nearest in the map, self excluded: (n, k)
-    nn_low = NearestNeighbors(n_neighbors=k + 1).fit(low).kneighbors(low, return_distance=False)
-    nn_low = np.array([row[row != i][:k] for i, row in enumerate(nn_low)])
+    nn_low = neighbours(low, k)  # k nearest in the map, self excluded: (n, k)
     high_sq = (high * high).sum(1)
     penalty = 0.0
     step = _block_rows(n)
@@ -76,30 +89,25 @@ def trustworthiness(high, low, k: int = 10) -> float:
 def knn_accuracy(x, labels, k: int = 10) -> float:
     """Leave-one-out k-NN label accuracy: the share of points whose label is the majority label
     of their ``k`` nearest other points (Euclidean; ties go to the smallest label)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    x = _as_points(x, "points")
+    x = check_points(x, "points")
     y = np.asarray(labels)
     if y.shape != (len(x),):
         raise UsageError(f"labels must have shape ({len(x)},), got {y.shape}")
     if not 1 <= k < len(x):
         raise UsageError(f"k-NN accuracy needs 1 <= k < n = {len(x)}, got k={k}")
     _, y = np.unique(y, return_inverse=True)
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x, return_distance=False)
-    # drop the point itself (it is not always in column 0 when points coincide)
-    keep = idx != np.arange(len(x))[:, None]
-    keep[keep.sum(1) > k, -1] = False  # self absent from the k+1: drop the farthest instead
-    neighbours = idx[keep].reshape(len(x), k)
+    nb = neighbours(x, k)
     votes = np.zeros((len(x), y.max() + 1), dtype=np.int64)
-    np.add.at(votes, (np.repeat(np.arange(len(x)), k), y[neighbours].ravel()), 1)
+    np.add.at(votes, (np.repeat(np.arange(len(x)), k), y[nb].ravel()), 1)
     return float((votes.argmax(1) == y).mean())
 
 
-def map_quality(codes, coords, labels=None, k: int = 10) -> dict[str, float]:
+def map_quality(codes, coords, labels=None, k: int = 10, codes_accuracy: float | None = None) -> dict[str, float]:
     """The numbers shown next to every map: ``trustworthiness_k{k}`` and, with labels,
-    ``knn_accuracy_map`` (in 2-D) and ``knn_accuracy_codes`` (in the original code space)."""
+    ``knn_accuracy_map`` (in 2-D) and ``knn_accuracy_codes`` (in the original code space; pass
+    ``codes_accuracy`` when several maps share the codes, to compute it once)."""
     out = {f"trustworthiness_k{k}": trustworthiness(codes, coords, k)}
     if labels is not None:
         out["knn_accuracy_map"] = knn_accuracy(coords, labels, k)
-        out["knn_accuracy_codes"] = knn_accuracy(codes, labels, k)
+        out["knn_accuracy_codes"] = knn_accuracy(codes, labels, k) if codes_accuracy is None else codes_accuracy
     return out

@@ -61,6 +61,9 @@ def sample_tasks(
     instead of failing (validation on a small split). Deterministic given ``seed``."""
     if data.y is None:
         raise DataError(f"{data.name}: few-shot tasks need labels")
+    for what, value, low in (("n_way", n_way, 2), ("k_shot", k_shot, 1), ("n_query", n_query, 1), ("n_tasks", n_tasks, 1)):
+        if value < low:
+            raise DataError(f"{what} must be at least {low}, got {value}")
     y = data.y.cpu().numpy()
     need = k_shot + n_query
     classes, counts = np.unique(y, return_counts=True)

@@ -185,7 +185,7 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
     import torch
 
     from ..data import load_dataset
-    from ..eval import encode_data, map_quality
+    from ..eval import encode_data, knn_accuracy, map_quality
     from ..viz import embed_2d, plot_map, plot_map_grid, save_image_grid, tsne_sweep
     from ..viz.latent import interpolate, traversal_grid
 
@@ -215,7 +215,8 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
                         thumbnails=40, title=f"{m.title}: AE with {z.shape[1]}-D codes")
         s.figures.append((f"{title}, coloured by digit, with thumbnails", path))
     maps = tsne_sweep(z16, perplexities, seeds, init="random", n_jobs=1)
-    qs = [map_quality(z16, m.coords, labels) for m in maps]
+    acc16 = knn_accuracy(z16, labels, 10)
+    qs = [map_quality(z16, m.coords, labels, codes_accuracy=acc16) for m in maps]
     for m, q in zip(maps, qs):
         s.metrics.append({"metric": f"16-D codes, t-SNE perplexity {m.params['perplexity']:g} seed {m.params['seed']}: T(10)",
                           "value": q["trustworthiness_k10"], "reference": f"10-NN acc {q['knn_accuracy_map']:.3f}"})

@@ -244,21 +244,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
     def _validate(self, model: ReprModel, batches: TensorBatches | None, val: TensorData | None = None) -> dict[str, float]:
-        if model.has_own_validation and val is not None:
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                metrics = model.validate(val)
-            model.train(was_training)
-            return {f"val/{k}": float(v) for k, v in metrics.items()}
-        if batches is None:
+        """``val/*`` metrics: the model's own :meth:`~ReprModel.validate` over ``val`` when it has
+        one, else the means of :meth:`~ReprModel.evaluate` over ``batches``."""
+        own = model.has_own_validation and val is not None
+        if not own and batches is None:
             return {}
         was_training = model.training
         model.eval()
+        with torch.no_grad():
+            metrics = model.validate(val) if own else self._batch_means(model, batches)
+        model.train(was_training)
+        return {f"val/{k}": float(v) for k, v in metrics.items()}
+
+    def _batch_means(self, model: ReprModel, batches: TensorBatches) -> dict[str, float]:
         sums: dict[str, Tensor] = {}
         n = 0
         precision = self.fabric.strategy.precision
-        with torch.no_grad(), self.fabric.autocast():
+        with self.fabric.autocast():
             for batch in batches.epoch(0):
                 b = batch.size
                 batch = precision.convert_input(batch)  # e.g. bf16 inputs for precision=bf16-true
@@ -266,8 +268,7 @@ class Trainer:
                     v = v.detach().float() * b
                     sums[k] = sums[k] + v if k in sums else v
                 n += b
-        model.train(was_training)
-        return {f"val/{k}": float(v) / n for k, v in sums.items()}
+        return {k: float(v) / n for k, v in sums.items()}
 
     # ------------------------------------------------------------------ fit
     def _update(self, fmodel, opt, batch, update: str) -> dict:

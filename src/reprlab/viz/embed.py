@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UsageError
+from ..eval.neighbors import check_points
 
 log = logging.getLogger("reprlab")
 
@@ -62,19 +63,7 @@ class Map2D:
 
 def check_codes(codes) -> np.ndarray:
     """``codes`` as a finite float64 ``(N, d)`` array with N >= 2, or a one-line error."""
-    x = np.asarray(codes)
-    if x.dtype.kind not in "biuf":
-        raise UsageError(f"codes must be numbers, got dtype {x.dtype}")
-    if x.ndim > 2:
-        x = x.reshape(len(x), -1)  # images (N, C, H, W) -> pixels
-    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise UsageError(f"a 2-D map needs at least 2 points of shape (N, d), got shape {np.shape(codes)}")
-    x = x.astype(np.float64, copy=False)
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        raise UsageError(f"codes hold NaN or Inf at {int(bad.sum())} points (first: {int(np.argmax(bad))}); "
-                         "the model diverged or the file is corrupt: retrain or drop those points")
-    return x
+    return check_points(codes, "codes")
 
 
 def default_jobs() -> int:

@@ -112,7 +112,7 @@ def embed(
     (:func:`reprlab.eval.neighbors.map_quality`) and pictures, written into ``out``:
     ``<map>.npy``/``.csv`` coordinates, ``<map>.png``, ``tsne-sweep.png`` for several t-SNE
     maps, ``embed.json`` (the resolved settings and every number) and ``index.html``."""
-    from ..eval.neighbors import map_quality
+    from ..eval.neighbors import knn_accuracy, map_quality
     from ..report.html import Section, render_report
     from .maps import plot_map, plot_map_grid
 
@@ -135,8 +135,9 @@ def embed(
     many_tsne = sum(m.method == "tsne" for m in maps) > 1
     records, qualities = [], []
     section = Section("maps", f"2-D maps of {c.source}", summary=_summary(c))
+    codes_acc = knn_accuracy(c.codes, c.labels, k) if c.labels is not None else None  # the same for every map
     for m in maps:
-        q = map_quality(c.codes, m.coords, c.labels, k)
+        q = map_quality(c.codes, m.coords, c.labels, k, codes_accuracy=codes_acc)
         qualities.append(q)
         name = _map_name(m, many_tsne)
         _write_coords(out / name, m, c)
