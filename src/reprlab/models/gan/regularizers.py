@@ -1,0 +1,122 @@
+r"""Regularizers of the discriminator, added to its loss: ``reg(D, x_real, x_fake, gamma) -> scalar``.
+
+``D`` maps a batch (B, ...) to raw outputs t (B,) (logits or critic values). Every regularizer
+is defined with any loss of :mod:`reprlab.models.gan.losses`, except ``roth``, which needs
+:math:`D = \sigma(t)` to be a probability (the ``minimax``, ``ns`` and ``logratio`` losses).
+The gradients are taken with respect to the *inputs* of D and kept in the graph
+(``create_graph=True``), so that the discriminator's update differentiates through them.
+
+=========  ============================================================================  ========================
+name       added to the discriminator's loss                                             paper
+=========  ============================================================================  ========================
+``r1``     :math:`\frac\gamma2 \mathbb E_{P_r} \|\nabla_x D(x)\|^2`                        Mescheder et al. 2018
+``r2``     :math:`\frac\gamma2 \mathbb E_{P_g} \|\nabla_x D(x)\|^2`                        Mescheder et al. 2018
+``gp``     :math:`\gamma\, \mathbb E_{\hat x} (\|\nabla_{\hat x} D(\hat x)\| - 1)^2`        Gulrajani et al. 2017
+``roth``   :math:`\frac\gamma2 \big(\mathbb E_{P_r}(1-\sigma(t))^2\|\nabla t\|^2 + \mathbb E_{P_g}\sigma(t)^2\|\nabla t\|^2\big)`  Roth et al. 2017
+=========  ============================================================================  ========================
+
+Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017) is not a penalty but a change of the
+discriminator's inputs: :func:`instance_noise`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ...errors import ConfigError
+
+Discriminator = Callable[[Tensor], Tensor]
+
+
+def input_gradient(D: Discriminator, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(t, ∇_x t)``: D's outputs (B,) at ``x`` and the gradient of each output with respect to its
+    own input (B, ...), kept in the graph for a second differentiation."""
+    x = x.detach().requires_grad_(True)
+    t = D(x)
+    (g,) = torch.autograd.grad(t.sum(), x, create_graph=True)
+    return t, g
+
+
+def _sq_norm(g: Tensor) -> Tensor:
+    return g.flatten(1).pow(2).sum(1)  # (B, ...) -> (B,)
+
+
+def r1_penalty(D: Discriminator, x_real: Tensor, x_fake: Tensor, gamma: float) -> Tensor:
+    r"""R1 (Mescheder et al. 2018): gradient penalty on the real data,
+
+    .. math::  R_1(\psi) = \frac\gamma2\, \mathbb E_{x \sim P_r} \|\nabla_x D_\psi(x)\|^2
+    """
+    _, g = input_gradient(D, x_real)
+    return 0.5 * gamma * _sq_norm(g).mean()
+
+
+def r2_penalty(D: Discriminator, x_real: Tensor, x_fake: Tensor, gamma: float) -> Tensor:
+    r"""R2 (Mescheder et al. 2018): gradient penalty on the generated data,
+
+    .. math::  R_2(\theta, \psi) = \frac\gamma2\, \mathbb E_{x \sim P_\theta} \|\nabla_x D_\psi(x)\|^2
+    """
+    _, g = input_gradient(D, x_fake)
+    return 0.5 * gamma * _sq_norm(g).mean()
+
+
+def wgan_gradient_penalty(D: Discriminator, x_real: Tensor, x_fake: Tensor, gamma: float) -> Tensor:
+    r"""WGAN-GP's penalty (Gulrajani et al. 2017) on random interpolates of real and fake samples,
+
+    .. math::  \gamma\, \mathbb E_{\hat x}\big(\|\nabla_{\hat x} D(\hat x)\|_2 - 1\big)^2,\qquad
+               \hat x = \epsilon x + (1 - \epsilon)\tilde x,\ \epsilon \sim U[0, 1]
+
+    (the paper's λ is ``gamma``; its default 10).
+    """
+    eps = torch.rand((x_real.shape[0],) + (1,) * (x_real.dim() - 1), device=x_real.device, dtype=x_real.dtype)
+    x_hat = eps * x_real.detach() + (1 - eps) * x_fake.detach()
+    _, g = input_gradient(D, x_hat)
+    return gamma * (_sq_norm(g).add(1e-12).sqrt() - 1).pow(2).mean()
+
+
+def roth_penalty(D: Discriminator, x_real: Tensor, x_fake: Tensor, gamma: float) -> Tensor:
+    r"""Roth et al. 2017's regularizer for the Jensen-Shannon GAN, with :math:`D = \sigma(\varphi)`:
+
+    .. math::  \frac\gamma2\Big(\mathbb E_{P_r}\big[(1 - D(x))^2 \|\nabla_x \varphi(x)\|^2\big]
+               + \mathbb E_{P_g}\big[D(x)^2 \|\nabla_x \varphi(x)\|^2\big]\Big)
+
+    (as written by Mescheder et al. 2018, Sec. 4.1).
+    """
+    t_r, g_r = input_gradient(D, x_real)
+    t_f, g_f = input_gradient(D, x_fake)
+    real = (1 - torch.sigmoid(t_r)).pow(2) * _sq_norm(g_r)
+    fake = torch.sigmoid(t_f).pow(2) * _sq_norm(g_f)
+    return 0.5 * gamma * (real.mean() + fake.mean())
+
+
+def instance_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
+    r"""Instance noise: the discriminator sees :math:`x + \sigma \varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`,
+    for real and generated samples alike, so that the two distributions overlap (Sønderby et al. 2017);
+    σ is annealed to 0 during training."""
+    if sigma <= 0:
+        return x
+    return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+REGULARIZERS: dict[str, Callable[[Discriminator, Tensor, Tensor, float], Tensor]] = {
+    "r1": r1_penalty,
+    "r2": r2_penalty,
+    "gp": wgan_gradient_penalty,
+    "roth": roth_penalty,
+}
+
+#: regularizers that need D = σ(t) to be a probability
+NEEDS_PROBABILITY = {"roth"}
+
+
+def get_regularizer(name: str, probabilistic: bool = True):
+    """The regularizer called ``name`` (None for ``none``), checked against the loss it joins."""
+    if name == "none":
+        return None
+    if name not in REGULARIZERS:
+        raise ConfigError(f"unknown GAN regularizer {name!r}; choose one of none, {', '.join(REGULARIZERS)}")
+    if name in NEEDS_PROBABILITY and not probabilistic:
+        raise ConfigError(f"regularizer {name!r} needs D(x) = σ(t) to be a probability; use it with loss minimax, ns or logratio")
+    return REGULARIZERS[name]
