@@ -520,6 +520,25 @@ COMMANDS = {
 }
 
 
+def _option_flags(items: list[str]) -> list[str]:
+    """Model/train options given as flags: ``--loss ns --gamma 10 --train.lr=1e-4`` ->
+    ``["loss=ns", "gamma=10", "train.lr=1e-4"]`` (dashes in names become underscores); the config
+    then checks every key and value."""
+    out, i = [], 0
+    while i < len(items):
+        item = items[i]
+        if not item.startswith("--") or item == "--":
+            raise UsageError(f"unrecognized argument {item!r}; options look like --key value or key=value")
+        key, sep, value = item[2:].partition("=")
+        if not sep:
+            if i + 1 >= len(items) or items[i + 1].startswith("--"):
+                raise UsageError(f"option --{key} needs a value (e.g. --{key} VALUE)")
+            value, i = items[i + 1], i + 1
+        out.append(f"{key.replace('-', '_')}={value}")
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(message)s", level=logging.INFO, stream=sys.stderr)
@@ -538,11 +557,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         args.overrides += [x for x in extra if "=" in x and not x.startswith("-")]
         extra = [x for x in extra if not ("=" in x and not x.startswith("-"))]
+        args.option_flags, extra = extra, []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.quiet:
         log.setLevel(logging.WARNING)
     try:
+        if args.command == "train":
+            args.overrides += _option_flags(args.option_flags)
         return COMMANDS[args.command](args)
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)

@@ -7,13 +7,19 @@ from .dae import DenoisingAutoEncoder, DenoisingAutoEncoderConfig  # noqa: E402
 from .stacked import StackedAutoEncoder, StackedAutoEncoderConfig  # noqa: E402
 from .siamese import SiameseConfig, SiameseNet  # noqa: E402
 from .vae import VAE, VAEConfig, iwae_log_likelihood  # noqa: E402
+from .gan.model import GAN, GANConfig  # noqa: E402
+from .gan.aae import AAEConfig, AdversarialAutoEncoder  # noqa: E402
 
 __all__ = [
+    "AAEConfig",
+    "AdversarialAutoEncoder",
     "MODELS",
     "AutoEncoder",
     "AutoEncoderConfig",
     "DenoisingAutoEncoder",
     "DenoisingAutoEncoderConfig",
+    "GAN",
+    "GANConfig",
     "ReprModel",
     "SiameseConfig",
     "SiameseNet",

@@ -74,6 +74,14 @@ class ReprModel(nn.Module):
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:  # pragma: no cover
         raise NotImplementedError
 
+    def after_update(self, update: str) -> None:
+        """Called by the trainer after each optimizer step of ``update`` (default: nothing); e.g.
+        WGAN's weight clipping or an exponential moving average of the generator's weights."""
+
+    def snapshot(self, folder, step: int) -> None:
+        """Called by the trainer (rank 0) at every checkpoint with the run folder: write progress
+        pictures, e.g. a GAN's samples from fixed noise (default: nothing)."""
+
     def check_data(self, data: TensorData) -> None:
         """Raise a one-line error when ``data`` do not suit the model (default: any data do).
 

@@ -6,9 +6,11 @@ reparameterization trick :math:`z = \mu + \sigma \odot \varepsilon,\ \varepsilon
 and the loss is the negative evidence lower bound, per example, in nats:
 
 .. math::
-    -\mathrm{ELBO}(x) = -\mathbb E_{q(z|x)}[\log p_\theta(x|z)] + \beta\, KL\big(q(z|x) \,\|\, \mathcal N(0, I)\big)
+    -\mathrm{ELBO}(x) = -\mathbb E_{q(z|x)}[\log p_\theta(x|z)] + \beta\, KL\big(q(z|x) \,\|\, p(z)\big)
 
-(β = 1: the ELBO; β ≠ 1: β-VAE). Decoders: ``bernoulli`` (the cross-entropy of the lecture's
+(β = 1: the ELBO; β ≠ 1: β-VAE). The prior p(z) is N(0, I) (analytic KL) or, for the lecture's
+"GAN vs VAE" figure, the 2-D 10-component mixture of :mod:`reprlab.models.priors` (KL estimated
+at the reparameterized draw). Decoders: ``bernoulli`` (the cross-entropy of the lecture's
 binary case), ``gaussian`` with fixed variance (σ_x² = ``gaussian_var``: the L2 case up to
 constants) or ``gaussian-learned`` (one learned log-variance per pixel). :func:`iwae_log_likelihood`
 estimates log p(x) with k importance samples (Burda et al. 2016) for honest evaluation.
@@ -29,6 +31,7 @@ from ..data.base import Batch, TensorData
 from ..errors import ConfigError, UsageError
 from ..nets import MLP, ConvDecoder, ConvEncoder
 from .base import ReprModel
+from .priors import make_prior
 from .registry import register_model
 
 LOG_2PI = math.log(2 * math.pi)
@@ -61,11 +64,6 @@ def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) / logvar.exp()).flatten(1).sum(1)
 
 
-def standard_normal_log_density(z: Tensor) -> Tensor:
-    """log N(z; 0, I) per row: (..., d) -> (...)."""
-    return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
-
-
 def diagonal_normal_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
     """log N(z; μ, diag exp(logvar)) per row: (..., d) -> (...)."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
@@ -87,9 +85,14 @@ class VAEConfig:
     binarize: Literal["none", "dynamic"] = option(
         "none", "dynamic: draw x ~ Bernoulli(pixel intensities) afresh each time a training image is used"
     )
+    prior: Literal["gaussian", "mixture10"] = option(
+        "gaussian", "p(z): N(0, I) (analytic KL) or the 2-D 10-component mixture of Makhzani et al. (one-sample KL estimate)"
+    )
     iwae_k: int = option(0, "validation: also estimate log p(x) with this many importance samples (0: off)", ge=0)
 
     def __post_init__(self):
+        if self.prior == "mixture10" and self.latent_dim != 2:
+            raise ConfigError("model.prior=mixture10 is 2-D: set model.latent_dim=2")
         if self.binarize == "dynamic" and self.decoder != "bernoulli":
             raise ConfigError("model.binarize=dynamic draws binary images: use it with model.decoder=bernoulli")
 
@@ -119,6 +122,7 @@ class VAE(ReprModel):
         self.to_logvar = nn.Linear(feat, c.latent_dim)
         if c.decoder == "gaussian-learned":
             self.x_logvar = nn.Parameter(torch.zeros(self.input_shape))
+        self.prior = make_prior(c.prior, c.latent_dim)
 
     def check_data(self, data: TensorData) -> None:
         if self.config.decoder == "bernoulli" and (float(data.x.min()) < 0 or float(data.x.max()) > 1):
@@ -150,10 +154,15 @@ class VAE(ReprModel):
 
     # -------------------------------------------------------------- training
     def elbo_terms(self, x: Tensor) -> dict[str, Tensor]:
-        """Per-example (B,) log p(x|z) at one reparameterized draw and the analytic KL."""
+        """Per-example (B,) log p(x|z) at one reparameterized draw and the KL: analytic for the
+        Gaussian prior, else the one-sample estimate log q(z|x) − log p(z) at the same draw."""
         mu, logvar = self.posterior(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # z = μ + σ ⊙ ε
-        return {"log_px_z": self.log_likelihood(self.decode_params(z), x), "kl": kl_diagonal_gaussian(mu, logvar)}
+        if self.config.prior == "gaussian":
+            kl = kl_diagonal_gaussian(mu, logvar)
+        else:
+            kl = diagonal_normal_log_density(z, mu, logvar) - self.prior.log_prob(z)
+        return {"log_px_z": self.log_likelihood(self.decode_params(z), x), "kl": kl}
 
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
         x = self._binarize(batch.x) if self.training else batch.x
@@ -198,9 +207,9 @@ class VAE(ReprModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Decoder means of n draws z ~ N(0, I): (n, *input_shape)."""
+        """Decoder means of n draws z ~ p(z): (n, *input_shape)."""
         p = next(self.parameters())
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(p.device, p.dtype)
+        z = self.prior.sample(n, generator).to(p.device, p.dtype)
         return self.decode(z)
 
 
@@ -227,7 +236,7 @@ def iwae_log_likelihood(model: VAE, x: Tensor, k: int, chunk: int = 500) -> Tens
         z = mu + std * torch.randn(m, *mu.shape, device=mu.device, dtype=mu.dtype)  # (m, B, d)
         out = model.decode_params(z)  # (m, B, *shape)
         log_px = model.log_likelihood(out.flatten(0, 1), x.repeat(m, *[1] * (x.ndim - 1))).view(m, -1)
-        log_w = log_px + standard_normal_log_density(z) - diagonal_normal_log_density(z, mu, logvar)  # (m, B)
+        log_w = log_px + model.prior.log_prob(z) - diagonal_normal_log_density(z, mu, logvar)  # (m, B)
         total = torch.logaddexp(total, torch.logsumexp(log_w.double(), dim=0))
         done += m
     return (total - math.log(k)).to(x.dtype)

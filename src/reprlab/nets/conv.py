@@ -56,6 +56,7 @@ class ConvDecoder(nn.Module):
         in_dim: int,
         act: str = "relu",
         out_act: str = "linear",
+        batch_norm: bool = False,
     ):
         super().__init__()
         c, h, w = output_shape
@@ -65,7 +66,9 @@ class ConvDecoder(nn.Module):
             raise ConfigError(f"model.channels: {n} stride-2 blocks do not fit a {h}x{w} image")
         self.start = (channels[-1], heights[-1], widths[-1])
         self.head = nn.Linear(in_dim, channels[-1] * heights[-1] * widths[-1])
-        layers: list[nn.Module] = [activation(act)]
+        # batch_norm (DCGAN's generator, Radford et al. 2016): BatchNorm before every hidden activation
+        layers: list[nn.Module] = [nn.BatchNorm2d(channels[-1])] if batch_norm else []
+        layers.append(activation(act))
         rev = channels[::-1]
         for i, (c_in, c_out) in enumerate(zip(rev, (*rev[1:], c))):
             # ConvTranspose2d(k=4, s=2, p=1): size -> 2*size + output_padding; pick it to hit the encoder's size.
@@ -73,6 +76,8 @@ class ConvDecoder(nn.Module):
             src_w, dst_w = widths[n - i], widths[n - i - 1]
             pad = (dst_h - 2 * src_h, dst_w - 2 * src_w)
             layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad))
+            if batch_norm and i < n - 1:
+                layers.append(nn.BatchNorm2d(c_out))
             layers.append(activation(act if i < n - 1 else out_act))
         self.features = nn.Sequential(*layers)
 

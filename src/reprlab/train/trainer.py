@@ -395,6 +395,7 @@ class Trainer:
                 if step % u.every:
                     continue
                 out = self._update(fmodel, opt, batch, u.name)
+                model.after_update(u.name)
                 tracker.add(u.name, step, out)
             for s in schedulers:
                 s.step()
@@ -443,6 +444,8 @@ class Trainer:
                 stop = bool(fabric.broadcast(stop, src=0))
             if ckpt_now or stop:
                 self._save_checkpoint(done, model, foptimizers, schedulers, trainer_state(done))
+                if self.is_main:
+                    model.snapshot(self.run_dir, done)
             if stop:
                 stopped_early = True
                 self._info(f"early stopping at step {done}: no improvement in {bad_validations} validations")

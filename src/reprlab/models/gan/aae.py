@@ -1,0 +1,176 @@
+r"""Adversarial auto-encoder (Makhzani et al. 2015): an auto-encoder whose codes are pushed to a
+chosen prior p(z) by a discriminator on the code space (the lecture's "GAN vs VAE" figure).
+
+With encoder :math:`q(z|x)` (deterministic here, :math:`z = E(x)`) and decoder :math:`x̂ = G(z)`,
+one training step runs three updates, each on the same batch:
+
+1. ``reconstruction`` (E and G): :math:`\frac1n\sum_i \ell(G(E(x_i)), x_i)` (cross-entropy or squared error);
+2. ``discriminator`` (D on codes): :math:`L_D\big(D(z'),\, D(E(x))\big)` with :math:`z' \sim p(z)` the
+   "real" samples and the codes the "fakes" (any loss and regularizer of the GAN family);
+3. ``generator`` (E only): :math:`L_G\big(D(E(x))\big)`: the encoder learns to fool D, so the
+   aggregated posterior :math:`q(z) = \mathbb E_x q(z|x)` matches p(z).
+
+With ``conditional``, D also sees the one-hot label (one extra slot for "unlabelled"), and the
+prior sample of row i is drawn from mixture component :math:`y_i`: the semi-supervised layout of
+the paper, where each class occupies its own component.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...config import option
+from ...data.base import Batch, TensorData
+from ...errors import ConfigError, UsageError
+from ...nets import MLP, ConvDecoder, ConvEncoder
+from ..autoencoder import reconstruction_loss
+from ..base import ReprModel, Update
+from ..priors import make_prior
+from ..registry import register_model
+from .losses import get_loss
+from .regularizers import get_regularizer, wgan_gradient_penalty
+
+
+@dataclass
+class AAEConfig:
+    arch: Literal["mlp", "conv"] = option("mlp", "encoder/decoder family")
+    hidden: tuple[int, ...] = option((512, 512), "MLP hidden widths of the encoder (the decoder mirrors them)", ge=1)
+    channels: tuple[int, ...] = option((32, 64), "conv channels per stride-2 block (conv arch)", ge=1)
+    code_dim: int = option(2, "size d of the code z", ge=1)
+    loss: Literal["bce", "mse"] = option("bce", "reconstruction loss: cross-entropy (data in [0, 1]) or squared error")
+    prior: str = option("gaussian", "p(z): gaussian, mixture10 (2-D, Makhzani Fig. 2b) or a sampler 'package.module:function'")
+    conditional: bool = option(False, "give D the one-hot label and draw row i's prior sample from component y_i")
+    gan_loss: Literal["minimax", "ns", "logratio", "wgan", "wgan-gp"] = option("ns", "adversarial loss on the codes")
+    reg: Literal["none", "r1", "r2", "gp", "roth"] = option("none", "regularizer of the code discriminator")
+    gamma: float = option(1.0, "weight γ of the regularizer", ge=0)
+    d_hidden: tuple[int, ...] = option((256, 256), "code discriminator's hidden widths", ge=1)
+    lr_d: float | None = option(None, "discriminator learning rate (null: train.lr)", gt=0)
+    lr_g: float | None = option(None, "encoder's adversarial learning rate (null: train.lr)", gt=0)
+    betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of the adversarial updates", ge=0, lt=1)
+
+    def __post_init__(self):
+        if self.gan_loss == "wgan-gp" and self.reg == "gp":
+            raise ConfigError("model.gan_loss=wgan-gp already includes the gradient penalty; set model.reg=none")
+        get_regularizer(self.reg, probabilistic=get_loss(self.gan_loss).probabilistic)
+
+
+@register_model("aae", "adversarial auto-encoder: codes pushed to a prior (Gaussian, 10-mixture, user sampler) by a discriminator")
+class AdversarialAutoEncoder(ReprModel):
+    """``encode(x)`` is z = E(x); ``sample(n)`` decodes prior samples."""
+
+    name = "aae"
+    Config = AAEConfig
+
+    def __init__(self, config: AAEConfig, input_shape: tuple[int, ...]):
+        super().__init__(config, input_shape)
+        c = config
+        self.prior = make_prior(c.prior, c.code_dim)
+        self.n_labels = max(self.prior.components, 10) + 1 if c.conditional else 0  # + "unlabelled"
+        dim = math.prod(self.input_shape)
+        if c.arch == "mlp":
+            self.encoder = MLP(dim, c.hidden, c.code_dim, "relu", "linear")
+            self.decoder = MLP(c.code_dim, c.hidden[::-1], dim, "relu", "linear")
+        else:
+            if len(self.input_shape) != 3:
+                raise ConfigError(f"model.arch=conv needs images (C, H, W), got samples of shape {self.input_shape}; use arch=mlp")
+            self.encoder = ConvEncoder(self.input_shape, c.channels, c.code_dim, "relu")
+            self.decoder = ConvDecoder(self.input_shape, c.channels, c.code_dim, "relu", "linear")
+        self.discriminator = MLP(c.code_dim + self.n_labels, c.d_hidden, 1, "leaky_relu", "linear")
+        self.loss_fns = get_loss(c.gan_loss)
+        self.regularizer = get_regularizer(c.reg, self.loss_fns.probabilistic)
+
+    def updates(self) -> list[Update]:
+        c = self.config
+        autoencoder = lambda: [*self.encoder.parameters(), *self.decoder.parameters()]  # noqa: E731
+        return [
+            Update("reconstruction", autoencoder),
+            Update("discriminator", self.discriminator.parameters, 1, c.lr_d, c.betas),
+            Update("generator", self.encoder.parameters, 1, c.lr_g, c.betas),
+        ]
+
+    def check_data(self, data: TensorData) -> None:
+        if self.config.conditional and data.y is None:
+            raise UsageError("aae: model.conditional needs labelled data (label -1 marks an unlabelled sample)")
+        if self.config.loss == "bce" and (float(data.x.min()) < 0 or float(data.x.max()) > 1):
+            raise UsageError(f"aae: the cross-entropy loss needs data in [0, 1]; {data.name} is not: use model.loss=mse")
+
+    # -------------------------------------------------------------- pieces
+    def D(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The code discriminator's raw output: (B, d) [+ labels (B,)] -> (B,)."""
+        if self.n_labels:
+            idx = torch.where(labels < 0, self.n_labels - 1, labels) if labels is not None else torch.full_like(z[:, 0], self.n_labels - 1, dtype=torch.long)
+            z = torch.cat([z, F.one_hot(idx, self.n_labels).to(z.dtype)], 1)
+        return self.discriminator(z).squeeze(1)
+
+    def prior_sample(self, n: int, like: Tensor, labels: Tensor | None = None, generator=None) -> Tensor:
+        if labels is not None and self.n_labels:  # unlabelled rows draw a random component
+            free = torch.randint(0, self.prior.components, labels.shape, generator=generator).to(labels.device)
+            labels = torch.where(labels < 0, free, labels)
+        else:
+            labels = None
+        return self.prior.sample(n, generator, labels=None if labels is None else labels.cpu()).to(like.device, like.dtype)
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        return self.decoder(z).view(z.shape[0], *self.input_shape)
+
+    # -------------------------------------------------------------- training
+    def forward(self, batch: Batch, update: str = "reconstruction") -> dict[str, Tensor]:
+        x, y = batch.x, batch.y if self.n_labels else None
+        if update == "reconstruction":
+            return {"loss": reconstruction_loss(self.decode_logits(self.encoder(x)), x, self.config.loss)}
+        if update == "generator":
+            return {"loss": self.loss_fns.generator(self.D(self.encoder(x), y))}
+        z_fake = self.encoder(x).detach()
+        z_real = self.prior_sample(x.shape[0], z_fake, y)
+        D = lambda z: self.D(z, y)  # noqa: E731
+        t_real, t_fake = D(z_real), D(z_fake)
+        loss = self.loss_fns.discriminator(t_real, t_fake)
+        out = {"adversarial": loss.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
+        if self.config.gan_loss == "wgan-gp":
+            loss = loss + wgan_gradient_penalty(D, z_real, z_fake, 10.0)
+        if self.regularizer is not None:
+            loss = loss + self.regularizer(D, z_real, z_fake, self.config.gamma)
+        return {"loss": loss, **out}
+
+    def after_update(self, update: str) -> None:
+        if update == "discriminator" and self.config.gan_loss == "wgan":
+            with torch.no_grad():
+                for p in self.discriminator.parameters():
+                    p.clamp_(-0.01, 0.01)
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, Tensor]:
+        """Validation: reconstruction loss and both adversarial losses on held-out data (no penalties)."""
+        x, y = batch.x, batch.y if self.n_labels else None
+        z = self.encoder(x)
+        t_real, t_fake = self.D(self.prior_sample(x.shape[0], z, y), y), self.D(z, y)
+        return {
+            "loss": reconstruction_loss(self.decode_logits(z), x, self.config.loss),
+            "discriminator/loss": self.loss_fns.discriminator(t_real, t_fake),
+            "generator/loss": self.loss_fns.generator(t_fake),
+        }
+
+    # -------------------------------------------------------------- use
+    def encode(self, x: Tensor) -> Tensor:
+        """Codes z = E(x): (B, d)."""
+        return self.encoder(self.check_input(x))
+
+    def decode(self, z: Tensor) -> Tensor:
+        """x̂ = G(z): through a sigmoid for the cross-entropy loss; (B, *input_shape)."""
+        out = self.decode_logits(z)
+        return torch.sigmoid(out) if self.config.loss == "bce" else out
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Decoded prior samples G(z'), z' ~ p(z): (n, *input_shape)."""
+        p = next(self.parameters())
+        return self.decode(self.prior.sample(n, generator).to(p.device, p.dtype))

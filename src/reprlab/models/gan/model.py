@@ -1,0 +1,210 @@
+r"""The GAN model: a generator :math:`G_\theta : \mathcal Z \to \mathcal D` and a discriminator
+:math:`D_\psi : \mathcal D \to \mathbb R` trained by alternate minimization (Goodfellow et al. 2014).
+
+One training step of the trainer runs the model's two updates in order:
+
+1. ``discriminator`` (every step): :math:`L_D(D(x), D(G(z))) + \text{reg}` on a real batch x and
+   fresh noise z, with G fixed (its samples detached);
+2. ``generator`` (every ``n_critic`` steps): :math:`L_G(D(G(z)))` with fresh noise, D fixed.
+
+The loss pair comes from :mod:`~reprlab.models.gan.losses`, the penalty from
+:mod:`~reprlab.models.gan.regularizers`; separate learning rates (TTUR, Heusel et al. 2017) and
+Adam betas per player; WGAN weight clipping and the EMA of the generator's weights
+(Yazıcı et al. 2019) run after their update. Networks: MLPs for vectors (the 2-D toys), DCGAN-style
+convolutional nets for images (Radford et al. 2016; BatchNorm in G only, so that gradient
+penalties stay per-sample).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ...config import option
+from ...data.base import Batch, TensorData
+from ...errors import ConfigError
+from ...nets import MLP, ConvDecoder, ConvEncoder
+from ..base import ReprModel, Update
+from ..registry import register_model
+from .losses import get_loss
+from .regularizers import get_regularizer, instance_noise, wgan_gradient_penalty
+
+
+@dataclass
+class GANConfig:
+    loss: Literal["minimax", "ns", "logratio", "wgan", "wgan-gp"] = option(
+        "ns", "GAN loss: minimax (saturating), ns (non-saturating), logratio (the lecture's log((1-D)/D)), wgan (clipping), wgan-gp"
+    )
+    reg: Literal["none", "r1", "r2", "gp", "roth"] = option("none", "discriminator regularizer (R1/R2: Mescheder 2018; roth: Roth 2017)")
+    gamma: float = option(10.0, "weight γ of the regularizer", ge=0)
+    gp_weight: float = option(10.0, "wgan-gp: weight λ of the gradient penalty", ge=0)
+    clip: float = option(0.01, "wgan: clip the critic's weights to [-clip, clip] after each critic update", gt=0)
+    n_critic: int = option(1, "discriminator updates per generator update (wgan, wgan-gp: 5 in the papers)", ge=1)
+    lr_g: float | None = option(None, "generator learning rate (null: train.lr)", gt=0)
+    lr_d: float | None = option(None, "discriminator learning rate (null: train.lr); TTUR: lr_d > lr_g", gt=0)
+    betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of both players (DCGAN: 0.5, 0.999; WGAN-GP: 0, 0.9)", ge=0, lt=1)
+    instance_noise: float = option(0.0, "std σ of instance noise on D's inputs, annealed linearly to 0", ge=0)
+    instance_noise_steps: int = option(2000, "steps over which instance noise is annealed to 0", ge=1)
+    ema: float = option(0.0, "decay of the EMA of the generator's weights used for sampling (0: off; e.g. 0.999)", ge=0, lt=1)
+    latent_dim: int = option(64, "size of the noise z ~ N(0, I)", ge=1)
+    arch: Literal["auto", "mlp", "conv"] = option("auto", "networks (auto: conv for images, mlp for vectors)")
+    g_hidden: tuple[int, ...] = option((256, 256), "MLP generator hidden widths", ge=1)
+    d_hidden: tuple[int, ...] = option((256, 256), "MLP discriminator hidden widths", ge=1)
+    channels: tuple[int, ...] = option((64, 128), "conv channels per stride-2 block (D; G mirrors them)", ge=1)
+    g_batch_norm: bool = option(True, "conv generator: BatchNorm (DCGAN)")
+    output: Literal["auto", "sigmoid", "linear"] = option("auto", "generator output (auto: sigmoid for images in [0, 1], linear otherwise)")
+
+    def __post_init__(self):
+        if self.loss == "wgan-gp" and self.reg == "gp":
+            raise ConfigError("model.loss=wgan-gp already includes the gradient penalty; set model.reg=none (gp_weight sets λ)")
+        get_regularizer(self.reg, probabilistic=get_loss(self.loss).probabilistic)
+
+
+@register_model("gan", "generative adversarial network: minimax / ns / logratio / WGAN / WGAN-GP, R1 / R2 / Roth, EMA")
+class GAN(ReprModel):
+    """``sample(n)`` draws G(z), z ~ N(0, I) (from the EMA generator when ``ema`` > 0)."""
+
+    name = "gan"
+    Config = GANConfig
+    monitor = "val/discriminator/loss"
+
+    def __init__(self, config: GANConfig, input_shape: tuple[int, ...]):
+        super().__init__(config, input_shape)
+        c = config
+        self.loss_fns = get_loss(c.loss)
+        self.regularizer = get_regularizer(c.reg, self.loss_fns.probabilistic)
+        image = len(self.input_shape) == 3
+        arch = ("conv" if image else "mlp") if c.arch == "auto" else c.arch
+        if arch == "conv" and not image:
+            raise ConfigError(f"model.arch=conv needs images (C, H, W), got samples of shape {self.input_shape}; use arch=mlp")
+        out_act = ("sigmoid" if image else "linear") if c.output == "auto" else c.output
+        dim = math.prod(self.input_shape)
+        if arch == "conv":
+            self.generator = ConvDecoder(self.input_shape, c.channels, c.latent_dim, "relu", out_act, batch_norm=c.g_batch_norm)
+            self.discriminator = ConvEncoder(self.input_shape, c.channels, 1, "leaky_relu")
+        else:
+            self.generator = MLP(c.latent_dim, c.g_hidden, dim, "relu", out_act)
+            self.discriminator = MLP(dim, c.d_hidden, 1, "leaky_relu", "linear")
+        self.generator_ema = None
+        if c.ema > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))  # for the instance-noise schedule
+        self.register_buffer("fixed_z", torch.randn(64, c.latent_dim, generator=torch.Generator().manual_seed(0)))
+
+    # -------------------------------------------------------------- pieces
+    def D(self, x: Tensor) -> Tensor:
+        """The discriminator's raw output t = D_ψ(x): (B, *shape) -> (B,)."""
+        return self.discriminator(x).squeeze(1)
+
+    def G(self, z: Tensor) -> Tensor:
+        """The generator: (B, latent_dim) -> (B, *shape)."""
+        return self.generator(z).view(z.shape[0], *self.input_shape)
+
+    def noise(self, n: int, like: Tensor) -> Tensor:
+        return torch.randn(n, self.config.latent_dim, device=like.device, dtype=like.dtype)
+
+    def noise_std(self) -> float:
+        """The current instance-noise σ: linear decay from ``instance_noise`` to 0."""
+        c = self.config
+        return c.instance_noise * max(0.0, 1.0 - int(self.d_steps) / c.instance_noise_steps) if c.instance_noise else 0.0
+
+    def updates(self) -> list[Update]:
+        c = self.config
+        return [
+            Update("discriminator", self.discriminator.parameters, 1, c.lr_d, c.betas),
+            Update("generator", self.generator.parameters, c.n_critic, c.lr_g, c.betas),
+        ]
+
+    # -------------------------------------------------------------- training
+    def discriminator_loss(self, x_real: Tensor, x_fake: Tensor) -> dict[str, Tensor]:
+        """L_D + penalties on a real and a (detached) generated batch."""
+        c, sigma = self.config, self.noise_std()
+        if sigma > 0:
+            x_real, x_fake = instance_noise(x_real, sigma), instance_noise(x_fake, sigma)
+        t_real, t_fake = self.D(x_real), self.D(x_fake)
+        adv = self.loss_fns.discriminator(t_real, t_fake)
+        loss = adv
+        out = {"adversarial": adv.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
+        if c.loss == "wgan-gp":
+            gp = wgan_gradient_penalty(self.D, x_real, x_fake, c.gp_weight)
+            loss = loss + gp
+            out["gp"] = gp.detach()
+        if self.regularizer is not None:
+            reg = self.regularizer(self.D, x_real, x_fake, c.gamma)
+            loss = loss + reg
+            out[c.reg] = reg.detach()
+        return {"loss": loss, **out}
+
+    def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
+        x = batch.x
+        z = self.noise(x.shape[0], x)
+        if update == "discriminator":
+            with torch.no_grad():
+                x_fake = self.G(z)
+            return self.discriminator_loss(x, x_fake)
+        t_fake = self.D(self.G(z))
+        return {"loss": self.loss_fns.generator(t_fake), "t_fake": t_fake.mean().detach()}
+
+    def after_update(self, update: str) -> None:
+        c = self.config
+        if update == "discriminator":
+            self.d_steps += 1
+            if c.loss == "wgan":
+                with torch.no_grad():
+                    for p in self.discriminator.parameters():
+                        p.clamp_(-c.clip, c.clip)
+        elif self.generator_ema is not None:
+            with torch.no_grad():  # θ_ema ← β θ_ema + (1 − β) θ; buffers (BatchNorm statistics) copied
+                for pe, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+                    pe.lerp_(p, 1.0 - c.ema)
+                for be, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+                    be.copy_(b)
+
+    def evaluate(self, batch: Batch) -> dict[str, Tensor]:
+        """Validation: the adversarial losses of both players on held-out real data (no penalties)."""
+        x = batch.x
+        t_real, t_fake = self.D(x), self.D(self.G(self.noise(x.shape[0], x)))
+        return {"discriminator/loss": self.loss_fns.discriminator(t_real, t_fake), "generator/loss": self.loss_fns.generator(t_fake)}
+
+    def check_data(self, data: TensorData) -> None:
+        if data.is_image and self.config.output in ("auto", "sigmoid") and (float(data.x.min()) < 0 or float(data.x.max()) > 1):
+            raise ConfigError(f"gan: a sigmoid generator makes images in [0, 1]; {data.name} spans "
+                              f"[{float(data.x.min()):g}, {float(data.x.max()):g}]: rescale it or set model.output=linear")
+
+    # -------------------------------------------------------------- use
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0): (n, *input_shape)."""
+        p = next(self.parameters())
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(p.device, p.dtype)
+        return self.decode(z)
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Tensor:
+        """G(z) for given noise z (B, latent_dim), in eval mode (BatchNorm running statistics)."""
+        net = self.generator_ema if self.generator_ema is not None else self.generator
+        was = net.training
+        net.eval()
+        out = net(z).view(z.shape[0], *self.input_shape)
+        net.train(was)
+        return out
+
+    def snapshot(self, folder, step: int) -> None:
+        """``<run>/samples/step-NNNNNN.png``: samples from the same 64 noise vectors at every checkpoint
+        (images as a grid, 2-D points as a scatter plot), so that progress is visible."""
+        x = self.decode(self.fixed_z).cpu()
+        path = Path(folder) / "samples" / f"step-{step:06d}.png"
+        if len(self.input_shape) == 3:
+            from ...viz import save_image_grid
+
+            save_image_grid(x.clamp(0, 1), path)
+        elif self.input_shape == (2,):
+            from ...viz.gan import save_points
+
+            save_points(self.sample(2000, torch.Generator().manual_seed(0)).cpu(), path, title=f"step {step}")

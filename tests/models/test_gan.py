@@ -1,0 +1,219 @@
+"""GAN losses, regularizers and the GAN model's training contract."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from reprlab.data.base import TensorData
+from reprlab.errors import ConfigError
+from reprlab.models import GAN, GANConfig
+from reprlab.models.gan import get_loss, get_regularizer
+from reprlab.models.gan.losses import (
+    gan_discriminator_loss,
+    logratio_generator_loss,
+    minimax_generator_loss,
+    nonsaturating_generator_loss,
+    wgan_critic_loss,
+)
+from reprlab.models.gan.regularizers import r1_penalty, r2_penalty, roth_penalty, wgan_gradient_penalty
+from reprlab.train.config import TrainConfig
+from reprlab.train.trainer import Trainer, seed_everything
+
+
+def _sigmoid(t: float) -> float:
+    return 1 / (1 + math.exp(-t))
+
+
+# ------------------------------------------------------------------------------------ losses
+def test_losses_equal_the_lectures_expressions_in_probabilities():
+    t_real, t_fake = torch.tensor([0.3, -1.2, 2.0]), torch.tensor([-0.7, 0.4, -3.0])
+    d_r = [_sigmoid(t) for t in t_real.tolist()]
+    d_f = [_sigmoid(t) for t in t_fake.tolist()]
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    expected_d = -mean([math.log(d) for d in d_r]) - mean([math.log(1 - d) for d in d_f])
+    assert gan_discriminator_loss(t_real, t_fake).item() == pytest.approx(expected_d, rel=1e-6)
+    assert minimax_generator_loss(t_fake).item() == pytest.approx(mean([math.log(1 - d) for d in d_f]), rel=1e-6)
+    assert nonsaturating_generator_loss(t_fake).item() == pytest.approx(-mean([math.log(d) for d in d_f]), rel=1e-6)
+    assert logratio_generator_loss(t_fake).item() == pytest.approx(mean([math.log((1 - d) / d) for d in d_f]), rel=1e-5)
+    assert wgan_critic_loss(t_real, t_fake).item() == pytest.approx(t_fake.mean().item() - t_real.mean().item())
+
+
+def test_logratio_loss_is_the_sum_of_minimax_and_nonsaturating_and_never_saturates():
+    t = torch.linspace(-20, 20, 41, requires_grad=True)
+    total = minimax_generator_loss(t) + nonsaturating_generator_loss(t)
+    assert total.item() == pytest.approx(logratio_generator_loss(t).item(), abs=1e-5)
+    (g_mm,) = torch.autograd.grad(minimax_generator_loss(t[:1]), t)
+    (g_lr,) = torch.autograd.grad(logratio_generator_loss(t[:1]), t)
+    assert abs(g_mm[0]) < 1e-8  # minimax: no gradient when D rejects the fake (t = -20)
+    assert g_lr[0].item() == pytest.approx(-1.0)  # logratio: constant gradient
+
+
+def test_optimal_discriminator_is_pr_over_pr_plus_pg():
+    # P_r, P_g on 4 points; D(x) = σ(t_x) free per point; the expected loss is minimized at D* = p_r/(p_r+p_g).
+    p_r = torch.tensor([0.1, 0.4, 0.3, 0.2], dtype=torch.float64)
+    p_g = torch.tensor([0.25, 0.25, 0.4, 0.1], dtype=torch.float64)
+    t = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([t], max_iter=200, line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        # expectation as a weighted mean: E_Pr softplus(-t) + E_Pg softplus(t)
+        loss = (p_r * nn.functional.softplus(-t)).sum() + (p_g * nn.functional.softplus(t)).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    torch.testing.assert_close(torch.sigmoid(t.detach()), p_r / (p_r + p_g), atol=1e-6, rtol=0)
+    # and the batch form used in training agrees with the weighted form at any t
+    x_r = torch.tensor([0.5, -1.0])
+    assert gan_discriminator_loss(x_r, x_r).item() == pytest.approx(
+        (nn.functional.softplus(-x_r).mean() + nn.functional.softplus(x_r).mean()).item()
+    )
+
+
+def test_unknown_loss_and_regularizer_and_undefined_combinations_are_refused():
+    with pytest.raises(ConfigError, match="unknown GAN loss"):
+        get_loss("hinge2")
+    with pytest.raises(ConfigError, match="unknown GAN regularizer"):
+        get_regularizer("r3")
+    with pytest.raises(ConfigError, match="probability"):
+        GANConfig(loss="wgan", reg="roth")
+    with pytest.raises(ConfigError, match="already includes"):
+        GANConfig(loss="wgan-gp", reg="gp")
+    assert get_loss("wgan-gp") is get_loss("wgan")
+
+
+# ------------------------------------------------------------------------------------ regularizers
+def _mlp_d(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+
+
+def _fd_grad(D, x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """∇_x D(x) per sample by central finite differences: (B, 3)."""
+    g = torch.zeros_like(x)
+    for j in range(x.shape[1]):
+        e = torch.zeros_like(x)
+        e[:, j] = eps
+        g[:, j] = (D(x + e) - D(x - e)) / (2 * eps)
+    return g
+
+
+def test_gradient_penalties_match_finite_differences():
+    net = _mlp_d()
+    D = lambda x: net(x).squeeze(1)  # noqa: E731
+    x_r, x_f = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        g_r, g_f = _fd_grad(D, x_r), _fd_grad(D, x_f)
+        s_r, s_f = torch.sigmoid(D(x_r)), torch.sigmoid(D(x_f))
+    gamma = 3.0
+    assert r1_penalty(D, x_r, x_f, gamma).item() == pytest.approx(gamma / 2 * g_r.pow(2).sum(1).mean().item(), rel=1e-6)
+    assert r2_penalty(D, x_r, x_f, gamma).item() == pytest.approx(gamma / 2 * g_f.pow(2).sum(1).mean().item(), rel=1e-6)
+    roth = gamma / 2 * (((1 - s_r) ** 2 * g_r.pow(2).sum(1)).mean() + (s_f**2 * g_f.pow(2).sum(1)).mean())
+    assert roth_penalty(D, x_r, x_f, gamma).item() == pytest.approx(roth.item(), rel=1e-6)
+    torch.manual_seed(1)
+    eps = torch.rand(5, 1, dtype=torch.float64)
+    with torch.no_grad():
+        g_hat = _fd_grad(D, eps * x_r + (1 - eps) * x_f)
+    torch.manual_seed(1)
+    gp = wgan_gradient_penalty(D, x_r, x_f, gamma)
+    assert gp.item() == pytest.approx(gamma * (g_hat.norm(dim=1) - 1).pow(2).mean().item(), rel=1e-5)
+
+
+def test_penalty_gradient_reaches_the_discriminators_weights():
+    # D_ψ(x) = ψ·x: R1 = γ/2 ‖ψ‖², so ∂R1/∂ψ = γ ψ (needs create_graph through ∇_x D)
+    psi = torch.tensor([0.5, -2.0, 1.0], requires_grad=True)
+    D = lambda x: x @ psi  # noqa: E731
+    r1 = r1_penalty(D, torch.randn(4, 3), torch.randn(4, 3), gamma=2.0)
+    r1.backward()
+    torch.testing.assert_close(psi.grad, 2.0 * psi.detach())
+
+
+# ------------------------------------------------------------------------------------ the model
+def _ring(n: int = 512) -> TensorData:
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(0, 8, (n,), generator=g)
+    a = 2 * math.pi * k / 8
+    x = torch.stack([2 * torch.cos(a), 2 * torch.sin(a)], 1) + 0.02 * torch.randn(n, 2, generator=g)
+    return TensorData(x, k, name="ring")
+
+
+def _fit(cfg: GANConfig, steps: int, data=None, **train):
+    data = data or _ring()
+    seed_everything(0)
+    model = GAN(cfg, data.sample_shape)
+    tc = TrainConfig(max_steps=steps, batch_size=64, progress=False, tensorboard=False, log_every=1, **train)
+    return model, Trainer(tc).fit(model, data)
+
+
+def test_each_update_moves_only_its_own_player():
+    seed_everything(0)
+    model = GAN(GANConfig(g_hidden=(16,), d_hidden=(16,), latent_dim=4), (2,))
+    g0 = [p.detach().clone() for p in model.generator.parameters()]
+    d0 = [p.detach().clone() for p in model.discriminator.parameters()]
+    batch = _ring().take(torch.arange(32))
+    opts = {u.name: torch.optim.SGD(u.parameters(), lr=0.1) for u in model.updates()}
+    for name in ("discriminator", "generator"):
+        for o in opts.values():
+            o.zero_grad(set_to_none=True)
+        model(batch, name)["loss"].backward()
+        opts[name].step()
+        moved_g = any(not torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+        moved_d = any(not torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
+        assert (moved_g, moved_d) == ((False, True) if name == "discriminator" else (True, True))
+    # the discriminator update never built a graph through G
+    out = model(batch, "discriminator")
+    grads = torch.autograd.grad(out["loss"], list(model.generator.parameters()), allow_unused=True)
+    assert all(g is None for g in grads)
+
+
+def test_n_critic_updates_the_generator_every_n_steps_and_wgan_clips():
+    calls: list[str] = []
+    cfg = GANConfig(loss="wgan", n_critic=3, clip=0.05, g_hidden=(16,), d_hidden=(16,), latent_dim=4)
+    seed_everything(0)
+    model = GAN(cfg, (2,))
+    original = model.after_update
+    model.after_update = lambda name: (calls.append(name), original(name))  # type: ignore[method-assign]
+    Trainer(TrainConfig(max_steps=7, batch_size=32, progress=False, tensorboard=False, lr=0.5)).fit(model, _ring())
+    assert calls.count("discriminator") == 7 and calls.count("generator") == 3  # steps 0, 3, 6
+    assert int(model.d_steps) == 7
+    w = torch.cat([p.flatten() for p in model.discriminator.parameters()])
+    assert w.abs().max().item() == pytest.approx(0.05)  # lr=0.5 pushes weights past the bound: clipped
+
+
+def test_ema_generator_is_the_exponential_average_of_the_generator():
+    seed_everything(0)
+    model = GAN(GANConfig(ema=0.9, g_hidden=(8,), d_hidden=(8,), latent_dim=3), (2,))
+    before = [p.detach().clone() for p in model.generator_ema.parameters()]
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    model.after_update("generator")
+    for e, b, p in zip(model.generator_ema.parameters(), before, model.generator.parameters()):
+        torch.testing.assert_close(e, 0.9 * b + 0.1 * p)
+    assert all(not p.requires_grad for p in model.generator_ema.parameters())
+
+
+def test_instance_noise_is_annealed_linearly_to_zero():
+    model = GAN(GANConfig(instance_noise=0.4, instance_noise_steps=10, g_hidden=(8,), d_hidden=(8,)), (2,))
+    seen = []
+    for _ in range(12):
+        seen.append(model.noise_std())
+        model.after_update("discriminator")
+    assert seen[0] == pytest.approx(0.4) and seen[5] == pytest.approx(0.2) and seen[10:] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("loss,reg", [("ns", "r1"), ("minimax", "roth"), ("logratio", "r2"), ("wgan-gp", "none")])
+def test_short_training_moves_samples_towards_the_ring(loss, reg):
+    cfg = GANConfig(loss=loss, reg=reg, gamma=1.0, n_critic=5 if loss == "wgan-gp" else 1, g_hidden=(64, 64), d_hidden=(64, 64), latent_dim=8)
+    seed_everything(0)
+    start = GAN(cfg, (2,)).sample(500, torch.Generator().manual_seed(0)).norm(dim=1)
+    model, result = _fit(cfg, 400)
+    end = model.sample(500, torch.Generator().manual_seed(0)).norm(dim=1)
+    # untrained samples sit near the origin; trained ones approach the ring of radius 2
+    assert (end - 2).abs().mean() < 0.6 * (start - 2).abs().mean()
+    assert all(math.isfinite(v) for v in result.train_metrics.values())
