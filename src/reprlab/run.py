@@ -240,7 +240,8 @@ def reconstruction_pairs(model, data, n: int = 16):
 
 def write_figures(model, run_dir: Path, data) -> list[Path]:
     """The run's standard figures: loss curves, reconstructions of held-out images, and for a
-    generative model samples from the prior (and the decoded 2-D manifold when d = 2)."""
+    generative model samples from the prior (and the decoded 2-D manifold when d = 2; for 2-D
+    data a scatter plot of samples beside the data)."""
     from .viz import plot_curves, save_image_grid
 
     figures = run_dir / "figures"
@@ -252,6 +253,13 @@ def write_figures(model, run_dir: Path, data) -> list[Path]:
     if data.is_image and model.can_reconstruct:
         grid, per_row = reconstruction_pairs(model, data.to("cpu") if data.x.device.type != "cpu" else data)
         out.append(save_image_grid(grid, figures / "reconstructions.png", nrow=per_row))
+    if data.sample_shape == (2,) and model.can_sample:  # 2-D points: samples beside the data
+        import torch
+
+        from .viz.gan import plot_point_panels
+
+        samples = model.sample(2000, generator=torch.Generator().manual_seed(0)).cpu()
+        out.append(plot_point_panels([("data", data.x[:2000].cpu()), ("samples", samples)], figures / "samples.png"))
     if data.is_image and model.can_sample:
         import torch
 

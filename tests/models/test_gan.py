@@ -217,3 +217,40 @@ def test_short_training_moves_samples_towards_the_ring(loss, reg):
     # untrained samples sit near the origin; trained ones approach the ring of radius 2
     assert (end - 2).abs().mean() < 0.6 * (start - 2).abs().mean()
     assert all(math.isfinite(v) for v in result.train_metrics.values())
+
+
+# ------------------------------------------------------------------------------------ Tempered GAN
+def test_lens_weight_follows_the_papers_schedule():
+    from reprlab.models.gan.tempered import lens_weight
+
+    assert lens_weight(0, 300) == 1.0
+    assert lens_weight(100, 300) == pytest.approx(0.5)  # 1 − sin(π/6)
+    assert lens_weight(300, 300) == pytest.approx(0.0, abs=1e-12)
+    assert lens_weight(301, 300) == 0.0
+    values = [lens_weight(t, 300) for t in range(301)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_lens_starts_as_identity_fools_the_discriminator_then_returns_to_identity():
+    from reprlab.models import TemperedGAN, TemperedGANConfig
+
+    data = _ring()
+    seed_everything(0)
+    model = TemperedGAN(TemperedGANConfig(lens_steps=150, g_hidden=(32,), d_hidden=(32,), latent_dim=4), (2,))
+    x = data.x[:256]
+    torch.testing.assert_close(model.lens(x), x)  # L = identity at the start
+    batch = data.take(torch.arange(256))
+    # one lens step with λ = 1 raises the discriminator's loss on (L(x), G(z)) (it is the lens's adversary)
+    opt = torch.optim.SGD(model.lens.parameters(), lr=0.05)
+    torch.manual_seed(3)
+    z = model.noise(256, x)
+    d_loss = lambda: model.loss_fns.discriminator(model.D(model.lens(x)), model.D(model.G(z))).item()  # noqa: E731
+    before = d_loss()
+    out = model(batch, "lens")
+    out["loss"].backward()
+    opt.step()
+    assert d_loss() > before
+    # trained past K (λ = 0), the reconstruction term brings the lens back to (nearly) the identity
+    Trainer(TrainConfig(max_steps=400, batch_size=64, progress=False, tensorboard=False)).fit(model, data)
+    assert model.lam() == 0.0
+    assert (model.lens(x) - x).pow(2).sum(1).mean().item() < 1e-3

@@ -9,6 +9,7 @@ from .siamese import SiameseConfig, SiameseNet  # noqa: E402
 from .vae import VAE, VAEConfig, iwae_log_likelihood  # noqa: E402
 from .gan.model import GAN, GANConfig  # noqa: E402
 from .gan.aae import AAEConfig, AdversarialAutoEncoder  # noqa: E402
+from .gan.tempered import TemperedGAN, TemperedGANConfig  # noqa: E402
 
 __all__ = [
     "AAEConfig",
@@ -25,6 +26,8 @@ __all__ = [
     "SiameseNet",
     "StackedAutoEncoder",
     "StackedAutoEncoderConfig",
+    "TemperedGAN",
+    "TemperedGANConfig",
     "Update",
     "VAE",
     "VAEConfig",

@@ -196,15 +196,19 @@ class GAN(ReprModel):
         return out
 
     def snapshot(self, folder, step: int) -> None:
-        """``<run>/samples/step-NNNNNN.png``: samples from the same 64 noise vectors at every checkpoint
-        (images as a grid, 2-D points as a scatter plot), so that progress is visible."""
+        """``<run>/samples/step-NNNNNN.png``: samples from the same noise at every checkpoint (images:
+        a grid of 64; 2-D points: a scatter plot of 2,000, also saved as ``.npy``), so that progress is visible."""
         x = self.decode(self.fixed_z).cpu()
         path = Path(folder) / "samples" / f"step-{step:06d}.png"
         if len(self.input_shape) == 3:
             from ...viz import save_image_grid
 
             save_image_grid(x.clamp(0, 1), path)
-        elif self.input_shape == (2,):
+        elif self.input_shape == (2,):  # 2-D points: a scatter plot, and the points for stage figures
+            import numpy as np
+
             from ...viz.gan import save_points
 
-            save_points(self.sample(2000, torch.Generator().manual_seed(0)).cpu(), path, title=f"step {step}")
+            points = self.sample(2000, torch.Generator().manual_seed(0)).cpu()
+            save_points(points, path, title=f"step {step}")
+            np.save(path.with_suffix(".npy"), points.numpy())
