@@ -30,6 +30,7 @@ def test_min_count_and_n_std_are_parameters():
     samples = torch.tensor([[0.0, 0.0], [0.5, 0.0], [10.0, 0.5], [0.0, 14.0]])
     assert mode_coverage(samples, CENTERS, std=1.0)["modes"] == 2
     assert mode_coverage(samples, CENTERS, std=1.0, min_count=2)["modes"] == 1  # PacGAN-style threshold
+    assert mode_coverage(samples.numpy(), CENTERS.numpy(), std=1.0)["modes"] == 2  # NumPy arrays too
     wide = mode_coverage(samples, CENTERS, std=1.0, n_std=4.5)
     assert wide["modes"] == 3 and wide["hq"] == 1.0
 

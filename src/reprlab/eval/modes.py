@@ -76,6 +76,7 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, *, n_std: float 
     [0, 1]), ``per_mode_counts`` (list of K ints: high-quality samples per mode) and ``kl``
     (:func:`kl_from_uniform` of those counts).
     """
+    samples, centers = torch.as_tensor(samples), torch.as_tensor(centers)
     if samples.ndim != 2 or centers.ndim != 2 or samples.shape[1] != centers.shape[1]:
         raise UsageError(
             f"mode_coverage needs samples (N, D) and centers (K, D) of the same D, got "
