@@ -22,7 +22,7 @@ from .registry import DATA_ENV, DATASETS, load_dataset, missing_files, register,
 # Importing a loader module registers its data sets.
 from . import digits  # noqa: F401,E402
 
-for _module in ("mnist", "omniglot", "amazon", "user"):
+for _module in ("mnist", "omniglot", "amazon", "user", "toy"):
     try:
         __import__(f"{__name__}.{_module}")
     except ModuleNotFoundError as _e:  # a loader module not written yet

@@ -1,0 +1,249 @@
+"""Feature extractors for FID/KID/precision-recall: a small classifier trained once and cached, or Inception.
+
+* :func:`classifier_features` -- a small CNN classifier trained by reprlab on a labelled image data
+  set (``mnist``: 3 epochs, 40 s of one CPU core, test accuracy 99.0%; ``digits``: seconds), seed fixed, and cached
+  as safetensors under ``$REPRLAB_CACHE`` (default ``~/.cache/reprlab``) in
+  ``features/<data>-<ARCH>-seed<s>.safetensors``, with a JSON beside it recording its test
+  accuracy, the training time and the SHA-256 of the weights. Features are its penultimate
+  layer (128-d, after the ReLU). A cache file that fails its checksum or does not load is
+  reported in one line and retrained (never unpickled: safetensors only).
+* :func:`inception_features` -- torchvision's ``inception_v3`` pool3 features (2048-d), the
+  standard FID space. Note: torchvision's ImageNet weights are *not* the TF-FID weights of
+  Heusel et al. (pytorch-fid's ``pt_inception-2015-12-05``), so its FIDs are close to but not
+  identical with published numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import CheckpointError, UsageError
+
+#: Version of the classifier's architecture and recipe; part of the cache key.
+ARCH = "cnn-v1"
+#: Environment variable naming the cache folder.
+CACHE_ENV = "REPRLAB_CACHE"
+#: Training epochs per data set (others: DEFAULT_EPOCHS).
+EPOCHS = {"mnist": 3, "digits": 20}
+DEFAULT_EPOCHS = 5
+#: torchvision's file of Inception v3 ImageNet weights (``Inception_V3_Weights.IMAGENET1K_V1``).
+INCEPTION_FILE = "inception_v3_google-0cc3c7bd.pth"
+INCEPTION_URL = f"https://download.pytorch.org/models/{INCEPTION_FILE}"
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """The cache folder: ``path`` if given, else ``$REPRLAB_CACHE``, else ``~/.cache/reprlab``."""
+    if path is not None:
+        return Path(path).expanduser()
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "reprlab").expanduser()
+
+
+class FeatureNet(nn.Module):
+    """(B, C, H, W) in [0, 1] -> logits (B, n_classes); :meth:`features` gives the penultimate layer (B, 128).
+
+    conv3x3(C→16) ReLU maxpool2, conv3x3(16→32) ReLU maxpool2, linear(→128) ReLU, linear(128→n_classes):
+    small enough to train on MNIST on a CPU in about a minute.
+    """
+
+    def __init__(self, input_shape: tuple[int, int, int], n_classes: int = 10, dim: int = 128):
+        super().__init__()
+        c, h, w = input_shape
+        self.input_shape = tuple(input_shape)
+        self.body = nn.Sequential(
+            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, H/2, W/2)
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, H/4, W/4)
+            nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), dim), nn.ReLU(),  # (B, dim)
+        )
+        self.head = nn.Linear(dim, n_classes)
+        self.test_accuracy: float | None = None
+        self.meta: dict = {}
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.body(x))
+
+    @torch.no_grad()
+    def features(self, x: Tensor, batch_size: int = 1000) -> Tensor:
+        """Penultimate-layer features (B, 128) of images x (B, C, H, W) in [0, 1], in eval mode."""
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise UsageError(f"the feature network takes images of shape {self.input_shape}, got {tuple(x.shape[1:])}")
+        was = self.training
+        self.eval()
+        out = torch.cat([self.body(x[i : i + batch_size].float()) for i in range(0, len(x), batch_size)])
+        self.train(was)
+        return out
+
+
+def _train_classifier(net: FeatureNet, train, epochs: int, seed: int, batch_size: int = 64) -> None:
+    """Adam (lr 3e-3, cosine-annealed to 0 over the run) on cross-entropy, ``epochs`` passes in a seeded order."""
+    from ..data.base import TensorBatches
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        batches = TensorBatches(train, min(batch_size, len(train)), seed=seed)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(batches))
+        net.train()
+        for epoch in range(epochs):
+            for batch in batches.epoch(epoch):
+                loss = F.cross_entropy(net(batch.x), batch.y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                schedule.step()
+        net.eval()
+
+
+@torch.no_grad()
+def _accuracy(net: FeatureNet, data, batch_size: int = 1000) -> float:
+    correct = sum(int((net(data.x[i : i + batch_size]).argmax(1) == data.y[i : i + batch_size]).sum())
+                  for i in range(0, len(data), batch_size))
+    return correct / len(data)
+
+
+def _paths(data_name: str, seed: int, root: Path) -> tuple[Path, Path]:
+    stem = f"{data_name.replace(':', '_').replace('/', '_')}-{ARCH}-seed{seed}"
+    return root / "features" / f"{stem}.safetensors", root / "features" / f"{stem}.json"
+
+
+def _load_cached(weights: Path, info_path: Path) -> FeatureNet:
+    """The cached classifier, or CheckpointError (one line) when it is missing, altered or unreadable."""
+    from ..train.checkpoint import load_weights, sha256
+
+    try:
+        info = json.loads(info_path.read_text())
+        shape, n_classes, digest = tuple(info["input_shape"]), int(info["n_classes"]), info["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"feature-network cache {info_path} is missing or unreadable") from None
+    if not weights.is_file() or sha256(weights) != digest:
+        raise CheckpointError(f"feature-network cache {weights} is missing or fails its checksum (corrupt)")
+    net = FeatureNet(shape, n_classes)
+    load_weights(weights, net)
+    net.eval()
+    net.test_accuracy, net.meta = info.get("test_accuracy"), info
+    return net
+
+
+def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_path: Path, log: Callable) -> FeatureNet:
+    from ..data import load_dataset
+    from ..train.checkpoint import save_weights, sha256
+
+    train = load_dataset(data_name, split="train", data_dir=data_dir, seed=seed)
+    test = load_dataset(data_name, split="test", data_dir=data_dir, seed=seed)
+    if not train.is_image or train.y is None:
+        raise UsageError(f"classifier features need a labelled image data set; {data_name!r} is not one")
+    epochs = EPOCHS.get(data_name, DEFAULT_EPOCHS)
+    log(f"training the {ARCH} feature classifier on {data_name} ({len(train)} images, {epochs} epochs, seed {seed})")
+    net = FeatureNet(train.sample_shape, train.num_classes)
+    start = time.perf_counter()
+    _train_classifier(net, train, epochs, seed)
+    seconds = time.perf_counter() - start
+    net.test_accuracy = _accuracy(net, test)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(net, weights)
+    net.meta = {"data": data_name, "arch": ARCH, "seed": seed, "epochs": epochs, "input_shape": list(train.sample_shape),
+                "n_classes": train.num_classes, "test_accuracy": net.test_accuracy, "test_size": len(test),
+                "train_seconds": round(seconds, 1), "torch": torch.__version__, "sha256": sha256(weights)}
+    tmp = info_path.with_name(f".{info_path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(net.meta, indent=1))
+    os.replace(tmp, info_path)
+    return net
+
+
+def classifier_features(data_name: str = "mnist", *, data_dir=None, cache: str | os.PathLike | None = None,
+                        seed: int = 0, train: bool = True, log: Callable = print) -> FeatureNet:
+    """The cached feature classifier of ``data_name`` (``mnist``, ``digits``, any labelled image data set).
+
+    Loads ``<cache>/features/<data>-<ARCH>-seed<seed>.safetensors`` when it is present and intact;
+    otherwise (``train=True``) trains it, caches it and logs one line. A corrupt cache file is
+    reported through ``log`` and retrained; with ``train=False`` a missing or corrupt cache is a
+    one-line :class:`CheckpointError`. Logs "classifier test accuracy 99.1%" either way.
+    """
+    weights, info_path = _paths(data_name, seed, cache_dir(cache))
+    try:
+        net = _load_cached(weights, info_path)
+    except CheckpointError as e:
+        if not train:
+            raise CheckpointError(f"{e}; call classifier_features({data_name!r}) with train=True to rebuild it") from None
+        if weights.exists() or info_path.exists():
+            log(f"warning: {e}; retraining it")
+        net = _train_and_cache(data_name, data_dir, seed, weights, info_path, log)
+    log(f"{data_name} feature classifier ({ARCH}) test accuracy {100 * net.test_accuracy:.2f}%")
+    return net
+
+
+class InceptionFeatures(nn.Module):
+    """Inception v3 pool3 features (B, 2048) of images (B, C, H, W) in [0, 1], C = 1 or 3.
+
+    Images are resized to 299×299 (bilinear), grey ones repeated to 3 channels, and normalised
+    with the ImageNet mean/std that torchvision's weights expect (``transform_input=True``
+    converts that to the original Inception scaling inside the network).
+    """
+
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self, state_dict: dict[str, Tensor]):
+        super().__init__()
+        from torchvision.models import inception_v3
+
+        self.net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
+        self.net.load_state_dict(state_dict)
+        self.net.fc = nn.Identity()  # logits layer dropped: forward returns the 2048-d pool3 features
+        self.eval()
+
+    @torch.no_grad()
+    def features(self, x: Tensor, batch_size: int = 50) -> Tensor:
+        mean, std = torch.tensor(self.MEAN).view(1, 3, 1, 1), torch.tensor(self.STD).view(1, 3, 1, 1)
+        out = []
+        for i in range(0, len(x), batch_size):
+            b = x[i : i + batch_size].float()
+            b = b.expand(-1, 3, -1, -1) if b.shape[1] == 1 else b  # (B, 3, H, W)
+            b = F.interpolate(b, size=(299, 299), mode="bilinear", align_corners=False)
+            out.append(self.net((b - mean) / std))  # (B, 2048)
+        return torch.cat(out)
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    """A state dict from ``.safetensors`` or a tensors-only ``.pth`` (``weights_only=True``: no code runs)."""
+    if not path.is_file():
+        raise CheckpointError(f"Inception weights file {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # safetensors, pickle and I/O failures alike
+        raise CheckpointError(f"{path} is not a readable Inception state dict ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def inception_features(weights: str | os.PathLike | None = None) -> InceptionFeatures:
+    """The standard Inception-FID feature extractor (2048-d pool3), see :class:`InceptionFeatures`.
+
+    ``weights``: a local ``.safetensors`` or ``.pth`` state dict of torchvision's ``inception_v3``.
+    Without it, torchvision's ``Inception_V3_Weights.IMAGENET1K_V1`` is used (read from torch hub's
+    cache, downloaded when online); offline with no cached file this is a one-line error naming the
+    file and where to put it. These are torchvision's weights, not the TF-FID ones, so FIDs differ
+    slightly from published numbers.
+    """
+    if weights is not None:
+        return InceptionFeatures(_read_state_dict(Path(weights).expanduser()))
+    from torchvision.models import Inception_V3_Weights
+
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        state = Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    except Exception as e:  # no network (URLError/OSError), or a truncated download
+        raise CheckpointError(
+            f"Inception weights unavailable ({(str(e).splitlines() or [type(e).__name__])[0]}); put {INCEPTION_FILE} "
+            f"(from {INCEPTION_URL}) in {hub}, or pass weights=PATH"
+        ) from None
+    return InceptionFeatures(state)
