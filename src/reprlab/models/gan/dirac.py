@@ -279,7 +279,7 @@ def sort_eigenvalues(lam) -> np.ndarray:
 def jacobian_note(method: DiracGAN) -> str:
     """What the Jacobian at (0, 0) means for ``method``, in one line ('' when nothing to add)."""
     if method.reg == "gp":
-        return ("no closed form: γ(|ψ|−1)² is not differentiable at ψ=0, where v_ψ jumps by 4γ away from ψ=0; "
+        return ("no closed form: γ(|ψ|−1)² is not differentiable at ψ=0, where v_ψ(θ, 0±) = −θ ± 2γ jumps by 4γ; "
                 "the numeric Jacobian is that of the library's smoothed norm sqrt(ψ²+1e-12); "
                 f"v has one-sided zeros at (±{2 * method.gamma:g}, 0±) instead, where descent can stall")
     if method.clip is not None or method.n_critic > 1:
