@@ -167,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     da.add_argument("--out", default="runs/da", help="output folder (default: runs/da)")
     da.add_argument("--seed", type=int, default=0)
 
+    dr = sub.add_parser("dirac", help="the Dirac-GAN (Mescheder et al. 2018): vector field, GD trajectories, "
+                        "eigenvalues at (0, 0); writes a PNG, prints JSON")
+    dr.add_argument("--loss", default="minimax", help="minimax, ns, logratio, wgan or wgan-gp (default minimax)")
+    dr.add_argument("--reg", default="none", help="none, r1, r2, gp, roth or noise (instance noise) (default none)")
+    dr.add_argument("--gamma", type=float, default=1.0, help="regularizer weight γ; the noise's σ for --reg noise (default 1)")
+    dr.add_argument("--clip", type=float, help="WGAN weight clipping |ψ| ≤ c (default 1 for wgan, 0: none)")
+    dr.add_argument("--n-critic", type=int, help="critic steps per generator step (default 5 for wgan, wgan-gp; else 1)")
+    dr.add_argument("--steps", type=int, default=500, help="generator steps (default 500)")
+    dr.add_argument("--lr", type=float, default=0.1, help="step size h (default 0.1)")
+    dr.add_argument("--mode", default="both", help="simultaneous, alternating or both (default both)")
+    dr.add_argument("--start", default="1,1", help="starting point θ,ψ (default 1,1)")
+    dr.add_argument("--all", action="store_true", help="the paper's grid of methods instead of --loss/--reg/...")
+    dr.add_argument("-o", "--output", default="dirac.png", help="PNG to write (default dirac.png)")
+
     tour = sub.add_parser("tour", help="run the lecture's methods on embedded data and write an HTML report")
     tour.add_argument("--out", default="tour", help="output folder (default: ./tour)")
     tour.add_argument("--quick", action="store_true", help="a reduced budget (seconds): a smoke run")
@@ -504,6 +518,26 @@ def cmd_da(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dirac(a: argparse.Namespace) -> int:
+    from .models.gan.dirac import MODES, PAPER_METHODS, dirac_method
+    from .viz.dirac import plot_dirac
+
+    if not a.output.endswith(".png"):
+        raise UsageError(f"output {a.output} must end in .png")
+    if a.mode not in (*MODES, "both"):
+        raise UsageError(f"--mode {a.mode!r}: choose simultaneous, alternating or both")
+    start = _csv_list(a.start, float, "--start")
+    if len(start) != 2:
+        raise UsageError(f"--start takes two numbers θ,ψ, got {a.start!r}")
+    methods = list(PAPER_METHODS) if a.all else [dirac_method(a.loss, a.reg, a.gamma, a.clip, a.n_critic)]
+    modes = MODES if a.mode == "both" else (a.mode,)
+    analyses = plot_dirac(methods, a.output, steps=a.steps, lr=a.lr, start=start, modes=modes)
+    summaries = [x.summary() for x in analyses]
+    print(json.dumps(summaries if a.all else summaries[0], indent=2, ensure_ascii=False))
+    log.info(f"wrote {a.output}")
+    return 0
+
+
 def cmd_tour(a: argparse.Namespace) -> int:
     from .report.tour import run_tour
 
@@ -516,7 +550,7 @@ def cmd_tour(a: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
     "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour, "embed": cmd_embed,
-    "interpolate": cmd_interpolate, "oneshot": cmd_oneshot, "similar": cmd_similar,
+    "interpolate": cmd_interpolate, "oneshot": cmd_oneshot, "similar": cmd_similar, "dirac": cmd_dirac,
 }
 
 
