@@ -33,9 +33,9 @@ from _common import RESULTS_DIR, command_line, data_dir, print_table, write_resu
 
 COMMON = {"arch": "conv", "channels": [32, 64], "latent_dim": 64, "train.batch_size": 64, "train.lr": 2e-4}
 METHODS = {
-    "NS-GAN": {"loss": "ns", "betas": [0.5, 0.999]},
-    "WGAN-GP": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "betas": [0.5, 0.9]},
-    "NS-GAN + R1": {"loss": "ns", "reg": "r1", "gamma": 10.0, "betas": [0.5, 0.999]},
+    "NS-GAN": {"loss": "ns", "model.betas": [0.5, 0.999]},
+    "WGAN-GP": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "model.betas": [0.5, 0.9]},
+    "NS-GAN + R1": {"loss": "ns", "reg": "r1", "gamma": 10.0, "model.betas": [0.5, 0.999]},
 }
 
 

@@ -53,7 +53,7 @@ def run_one(job: dict) -> dict:
     overrides = {**COMMON, **job["settings"]}
     if overrides.get("loss", "").startswith("wgan"):
         overrides.setdefault("n_critic", 5)
-        overrides.setdefault("betas", [0.5, 0.9])
+        overrides.setdefault("model.betas", [0.5, 0.9])
     pairs = [("data.name", job["data"]), ("data.val_fraction", 0.0), ("train.max_steps", job["steps"]),
              ("train.seed", job["seed"]), ("train.progress", False), ("train.tensorboard", False),
              ("train.log_every", max(1, job["steps"] // 10)), ("train.checkpoint_every", max(1, job["steps"] // 5)),

@@ -17,3 +17,15 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"data folder {path} not found; set REPRLAB_DATA")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Cached feature classifiers go to a per-session folder, never the user's ~/.cache."""
+    old = os.environ.get("REPRLAB_CACHE")
+    os.environ["REPRLAB_CACHE"] = str(tmp_path_factory.mktemp("reprlab-cache"))
+    yield
+    if old is None:
+        os.environ.pop("REPRLAB_CACHE", None)
+    else:
+        os.environ["REPRLAB_CACHE"] = old

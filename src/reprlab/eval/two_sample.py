@@ -60,3 +60,23 @@ def sliced_wasserstein(a: Tensor, b: Tensor, projections: int = 256, seed: int =
         q = torch.linspace(0, 1, max(len(a), len(b)), dtype=torch.float64)
         pa, pb = (torch.quantile(p, q, dim=0) for p in (pa, pb))
     return float((pa - pb).pow(2).mean().sqrt())
+
+
+@torch.no_grad()
+def aggregate_posterior_sample(model, x: Tensor, seed: int = 0) -> Tensor:
+    """One code per input, drawn from the model's encoder: z ~ q(z|x) for a VAE (reparameterized,
+    seeded), z = E(x) for a deterministic encoder (AAE): together a sample of the aggregated
+    posterior q(z) = E_x q(z|x), the distribution an AAE or a VAE pushes towards its prior. (N, d)"""
+    if hasattr(model, "posterior"):
+        mu, logvar = model.posterior(model.check_input(x))
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed)).to(mu)
+        return mu + torch.exp(0.5 * logvar) * eps
+    return model.encode(x)
+
+
+def prior_fit(model, x: Tensor, seed: int = 0) -> dict[str, float]:
+    """How far the codes of held-out ``x`` are from the model's prior: sliced Wasserstein distance
+    and MMD² between :func:`aggregate_posterior_sample` and as many prior draws (seeded)."""
+    codes = aggregate_posterior_sample(model, x, seed).cpu().double()
+    prior = model.prior.sample(len(codes), torch.Generator().manual_seed(seed + 1)).double()
+    return {"sliced_wasserstein": sliced_wasserstein(codes, prior, seed=seed), "mmd2": mmd_rbf(codes[:2000], prior[:2000])}

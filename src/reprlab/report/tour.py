@@ -377,3 +377,5 @@ def _print_summary(sections: list[Section]) -> None:
         status = "failed" if s.error else ("skipped" if s.summary.startswith("Skipped") else "ok")
         lines.append(f"{s.key:<22} {status:<8} {s.seconds:>6.1f}s  {nums}")
     print("\n".join(lines))
+
+from . import tour_adversarial  # noqa: E402,F401  (registers the gan and aae sections)

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from .plots import STYLE
 
 
-def _draw_points(ax, points, centers=None, std: float | None = None, title: str = "") -> None:
+def _draw_points(ax, points, centers=None, std: float | None = None, title: str = "", labels=None) -> None:
     if centers is not None:  # the true density: its modes, with a 3σ circle each
         c = np.asarray(centers)
         ax.scatter(c[:, 0], c[:, 1], s=30, marker="x", color="tab:red", zorder=3, label="modes")
@@ -21,7 +21,12 @@ def _draw_points(ax, points, centers=None, std: float | None = None, title: str 
             for cx, cy in c:
                 ax.add_patch(mpatches.Circle((cx, cy), 3 * std, fill=False, color="tab:red", lw=0.6, alpha=0.6))
     p = np.asarray(points)
-    ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.35, color="tab:blue", zorder=2)
+    if labels is None:
+        ax.scatter(p[:, 0], p[:, 1], s=2, alpha=0.35, color="tab:blue", zorder=2)
+    else:  # coloured by label, as in the AAE paper's code maps
+        y = np.asarray(labels)
+        for k in np.unique(y):
+            ax.scatter(p[y == k, 0], p[y == k, 1], s=2, alpha=0.5, color=f"C{int(k) % 10}", zorder=2, label=str(k))
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
 
@@ -34,10 +39,11 @@ def save_points(points, path: str | os.PathLike, *, centers=None, std: float | N
 
 def plot_point_panels(
     panels: list[tuple[str, object]], path: str | os.PathLike, *, centers=None, std: float | None = None,
-    ncol: int | None = None, lim: float | None = None,
+    ncol: int | None = None, lim: float | None = None, labels=None,
 ) -> Path:
     """One scatter panel per ``(title, points (N, 2))`` (e.g. per training stage, or per loss), over
-    the true modes: mode collapse and oscillation show as panels with few or moving clusters."""
+    the true modes: mode collapse and oscillation show as panels with few or moving clusters.
+    With ``labels`` (N,), points are coloured by label (e.g. 2-D codes of held-out digits)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,12 +62,17 @@ def plot_point_panels(
         for ax in axes.flat[len(panels):]:
             ax.axis("off")
         for ax, (title, pts) in zip(axes.flat, panels):
-            _draw_points(ax, pts, centers, std, title)
+            _draw_points(ax, pts, centers, std, title, labels)
             if lim is not None:
                 ax.set_xlim(-lim, lim)
                 ax.set_ylim(-lim, lim)
             ax.tick_params(labelsize=6)
-        fig.tight_layout()
+        if labels is not None:
+            handles, names = axes.flat[0].get_legend_handles_labels()
+            fig.legend(handles, names, loc="center right", frameon=False, markerscale=4, fontsize=7)
+            fig.tight_layout(rect=(0, 0, 0.93, 1))
+        else:
+            fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)
     return path
