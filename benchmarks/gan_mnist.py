@@ -66,7 +66,7 @@ def score(model, real, features, n: int, seed: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 20 generator steps, 1,000 samples")
-    p.add_argument("--g-steps", type=int, default=2000, help="generator steps of every method")
+    p.add_argument("--g-steps", type=int, default=1500, help="generator steps of every method")
     p.add_argument("--keep-runs", help="keep the run folders here (default: a temporary folder)")
     a = p.parse_args()
     import torch

@@ -39,7 +39,7 @@ def lens_figure(run_dir: Path, path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 20 steps, one seed, 1,000 samples")
-    p.add_argument("--steps", type=int, default=1500, help="generator steps of each run")
+    p.add_argument("--steps", type=int, default=1000, help="generator steps of each run")
     p.add_argument("--seeds", type=int, default=3)
     a = p.parse_args()
     from reprlab.data import load_dataset
