@@ -144,19 +144,25 @@ class StyleResult:
         return self.final_style_loss / self.initial_style_loss
 
 
+def resolve_layers(net: FeatureNet, cfg: StyleConfig, with_content: bool = True) -> tuple[str, dict[str, float]]:
+    """(content layer, {style layer: w_l}) of ``cfg`` on ``net``; a one-line error for a bad layer or weight list."""
+    content = cfg.content_layer or net.default_content
+    style = tuple(cfg.style_layers or net.default_style)
+    w = cfg.style_layer_weights or (1.0 / len(style),) * len(style)
+    if len(w) != len(style):
+        raise ConfigError(f"style_layer_weights has {len(w)} values for {len(style)} style layers")
+    net.check_layers(style + ((content,) if with_content else ()))
+    return content, dict(zip(style, w))
+
+
 class StyleObjective:
     """L(x) for fixed x₀ and x₁ at one size: the targets P^l and A^l are computed once."""
 
     def __init__(self, net: FeatureNet, cfg: StyleConfig, content: Tensor | None, style: Tensor) -> None:
         self.net, self.cfg = net, cfg
-        self.content_layer = cfg.content_layer or net.default_content
-        self.style_layers = tuple(cfg.style_layers or net.default_style)
-        w = cfg.style_layer_weights or (1.0 / len(self.style_layers),) * len(self.style_layers)
-        if len(w) != len(self.style_layers):
-            raise ConfigError(f"style_layer_weights has {len(w)} values for {len(self.style_layers)} style layers")
-        self.layer_weights = dict(zip(self.style_layers, w))
         self.use_content = content is not None and cfg.content_weight > 0
-        net.check_layers(self.style_layers + ((self.content_layer,) if self.use_content else ()))
+        self.content_layer, self.layer_weights = resolve_layers(net, cfg, self.use_content)
+        self.style_layers = tuple(self.layer_weights)
         self.layers = set(self.style_layers) | ({self.content_layer} if self.use_content else set())
         with torch.no_grad():
             self.grams = {k: gram_matrix(v) for k, v in net(style, self.style_layers).items()}  # A^l: (1, N, N)

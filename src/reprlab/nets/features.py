@@ -72,19 +72,17 @@ class VGG19Features(FeatureNet):
     default_style = VGG19_STYLE
 
     def __init__(self, state_dict: dict | None = None, pooling: str = "avg", source: str = "random init") -> None:
-        from torchvision.models import vgg19
-
         super().__init__()
         if pooling not in ("avg", "max"):
             raise UsageError(f"pooling must be avg or max, got {pooling!r}")
-        net = vgg19(weights=None)
+        features = _vgg19_features()  # torchvision's vgg19().features, without building the classifier
         if state_dict is not None:
-            net.load_state_dict({**net.state_dict(), **state_dict}, strict=True)
+            features.load_state_dict({k.removeprefix("features."): v for k, v in state_dict.items()}, strict=True)
         self.stages = nn.ModuleList()
         self.names: list[str] = []
         stage: list[nn.Module] = []
         block, conv = 1, 0
-        for module in net.features:
+        for module in features:
             if isinstance(module, nn.MaxPool2d):
                 module = nn.AvgPool2d(2, 2) if pooling == "avg" else module
                 block, conv = block + 1, 0
@@ -151,11 +149,21 @@ class RandomMultiScaleNet(FeatureNet):
         return {f"scale{k}": torch.relu(conv(h)) for k, conv in zip(self.sizes, self.convs) if f"scale{k}" in layers}
 
 
+def _vgg19_features() -> nn.Sequential:
+    """torchvision's ``vgg19().features`` (configuration "E"), randomly initialized as torchvision does."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["E"], batch_norm=False)
+    for m in features.modules():  # torchvision's VGG.__init__ initialization of the convolutions
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+    return features
+
+
 def vgg19_expected_shapes() -> dict[str, tuple[int, ...]]:
     """``{"features.0.weight": (64, 3, 3, 3), ...}``: the convolutional keys of torchvision's vgg19."""
-    from torchvision.models import vgg19
-
-    return {k: tuple(v.shape) for k, v in vgg19(weights=None).features.state_dict(prefix="features.").items()}
+    return {k: tuple(v.shape) for k, v in _vgg19_features().state_dict(prefix="features.").items()}
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
