@@ -185,14 +185,14 @@ def resize_longest(x: Tensor, size: int) -> Tensor:
     return F.interpolate(x, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear", antialias=True, align_corners=False)
 
 
-def optimize_image(objective: StyleObjective, x0: Tensor, cfg: StyleConfig, level: int = 0,
-                   on_step: Callable[[dict, Tensor], None] | None = None) -> tuple[Tensor, list[dict]]:
-    """Minimize ``objective`` over the pixels from ``x0`` for ``cfg.steps`` feature-network evaluations.
+def image_optimizer(objective: StyleObjective, x0: Tensor, cfg: StyleConfig, level: int = 0,
+                    on_step: Callable[[dict, Tensor], None] | None = None) -> tuple[Tensor, Callable[[], None], list[dict]]:
+    """``(x, step, history)``: each ``step()`` evaluates L at x once (forward + backward of the
+    feature network) and updates x in place; ``history`` collects one loss row per evaluation.
 
     L-BFGS (history 100, no line search, one evaluation per step, as Gatys et al.'s code) or
-    Adam. The pixels are free during the optimization and clamped to [0, 1] at the end (clamping
-    at every step, a projected method, stalls L-BFGS: its curvature pairs stop being consistent);
-    :func:`stylize` measures the final losses on the clamped image.
+    Adam. The pixels are free during the optimization (clamping at every step, a projected
+    method, stalls L-BFGS: its curvature pairs stop being consistent).
     """
     x = x0.detach().clone().requires_grad_(True)
     if cfg.optimizer == "lbfgs":
@@ -211,8 +211,16 @@ def optimize_image(objective: StyleObjective, x0: Tensor, cfg: StyleConfig, leve
             on_step(row, x.detach())
         return terms["total"]
 
+    return x, lambda: opt.step(closure), history
+
+
+def optimize_image(objective: StyleObjective, x0: Tensor, cfg: StyleConfig, level: int = 0,
+                   on_step: Callable[[dict, Tensor], None] | None = None) -> tuple[Tensor, list[dict]]:
+    """Minimize ``objective`` over the pixels from ``x0`` for ``cfg.steps`` feature-network
+    evaluations (:func:`image_optimizer`); returns the image clamped to [0, 1] and the loss rows."""
+    x, step, history = image_optimizer(objective, x0, cfg, level, on_step)
     while len(history) < cfg.steps:
-        opt.step(closure)
+        step()
     return x.detach().clamp(0, 1), history
 
 
