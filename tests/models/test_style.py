@@ -170,3 +170,13 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     code, _, err = run_cli(capsys, "stylize", "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1",
                            "--random-sizes", "3", "--random-filters", "4", "--run-dir", str(tmp_path / "r"), *args)
     assert code == 2 and message in error_line(err)
+
+
+def test_gram_matrix_backward_equals_autograds_matmul_backward():
+    f = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, 3, dtype=torch.float64)
+    (g1,) = torch.autograd.grad((gram_matrix(f) * w).sum(), f)
+    flat = f.flatten(2)
+    (g2,) = torch.autograd.grad(((flat @ flat.transpose(1, 2)) * w).sum(), f)
+    torch.testing.assert_close(g1, g2)
+    assert torch.autograd.gradcheck(gram_matrix, (f,), fast_mode=True)

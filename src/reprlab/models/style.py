@@ -35,13 +35,28 @@ from ..nets.features import RANDOM_SIZES, FeatureNet
 
 
 # ----------------------------------------------------------------------------- the losses
+class _Gram(torch.autograd.Function):
+    """G = F Fᵀ with the backward ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F: one product where autograd's
+    generic matmul backward takes two (the Gram matrices are most of a step's cost beyond the
+    feature network)."""
+
+    @staticmethod
+    def forward(ctx, f: Tensor) -> Tensor:  # f: (B, N, M)
+        ctx.save_for_backward(f)
+        return f @ f.transpose(1, 2)  # (B, N, N)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (f,) = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ f  # (B, N, M)
+
+
 def gram_matrix(features: Tensor) -> Tensor:
     """G^l = F^l (F^l)ᵀ, i.e. G_ij = Σ_k F_ik F_jk over the M_l positions k.
 
     (B, N, H, W) -> (B, N, N); not normalized (the 1/(4 N² M²) is in :func:`style_layer_loss`).
     """
-    f = features.flatten(2)  # (B, N, M)
-    return f @ f.transpose(1, 2)
+    return _Gram.apply(features.flatten(2))  # flatten: (B, N, M)
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
