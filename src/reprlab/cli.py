@@ -562,8 +562,8 @@ def cmd_stylize(a: argparse.Namespace) -> int:
             values[key] = _csv_list(values[key], kind, "--" + key.replace("_", "-"))
     cfg = from_dict(StyleConfig, values, "stylize")
     sweep = _csv_list(a.sweep, float, "--sweep") if a.sweep else None
-    stem = lambda p: Path(p.split(":", 1)[-1]).stem  # noqa: E731
-    run_dir = Path(a.run_dir or Path("runs") / (f"stylize-{stem(content)}-{stem(style)}" if content else f"texture-{stem(style)}"))
+    name = "-".join(Path(p.split(":", 1)[-1]).stem for p in (content, style) if p)  # sklearn:china.jpg -> china
+    run_dir = Path(a.run_dir or Path("runs") / (f"stylize-{name}" if content else f"texture-{name}"))
     results = run_stylize(cfg, content, style, a.output, run_dir, sweep=sweep, save_every=a.save_every, progress=not a.quiet)
     for r in results:
         log.info(f"style loss {r.initial_style_loss:.4g} -> {r.final_style_loss:.4g} ({r.style_loss_reduction:.3g}x) in {r.seconds:.1f}s")

@@ -20,6 +20,7 @@ artistic style transfer"); a coarse-to-fine image pyramid.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -293,6 +294,4 @@ def combine_luminance(grey: Tensor, colour: Tensor) -> Tensor:
 def style_sweep(net: FeatureNet, content: Tensor, style: Tensor, cfg: StyleConfig, style_weights: list[float],
                 on_step: Callable[[dict, Tensor], None] | None = None) -> list[StyleResult]:
     """One :func:`stylize` per β in ``style_weights`` (α fixed): the lecture's "decrease α/β" row."""
-    import dataclasses
-
     return [stylize(net, content, style, dataclasses.replace(cfg, style_weight=float(b)), on_step) for b in style_weights]
