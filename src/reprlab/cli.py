@@ -46,6 +46,29 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--split", default="test", choices=["train", "test", "all"], help="which split (default: test)")
 
 
+# (flag, type, help) of the StyleConfig options `reprlab stylize` exposes as flags.
+STYLE_FLAGS = [
+    ("--size", int, "longest side of the result in pixels (default 512)"),
+    ("--steps", int, "optimization steps per pyramid level (default 300)"),
+    ("--style-weight", float, "β (default 1e3); α is --content-weight (default 1)"),
+    ("--content-weight", float, "α (default 1)"),
+    ("--tv-weight", float, "total-variation weight (default 0)"),
+    ("--optimizer", str, "lbfgs (default) or adam"),
+    ("--lr", float, "step size (default 1 for L-BFGS, 0.02 for Adam)"),
+    ("--init", str, "content (default) or noise"),
+    ("--pyramid", int, "coarse-to-fine levels (default 1)"),
+    ("--network", str, "auto (default: vgg19 with --weights, else random), vgg19, random"),
+    ("--weights", str, "VGG-19 weights in torchvision's format (.pth or .safetensors)"),
+    ("--pooling", str, "VGG-19 pooling: avg (default) or max"),
+    ("--content-layer", str, "content layer (default conv4_2; random net: its middle scale)"),
+    ("--style-layers", str, "comma-separated style layers (default conv1_1,...,conv5_1; random net: all scales)"),
+    ("--random-sizes", str, "random net: comma-separated filter sizes (default 3,5,7,11,15,23,37,55)"),
+    ("--random-filters", int, "random net: filters per size (default 128)"),
+    ("--device", str, "cpu (default), cuda, mps or auto"),
+    ("--seed", int, "seed of the noise start and of the random net (default 0)"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprlab",
@@ -151,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("-o", "--output", help="also write the query and the top matches as a PNG strip")
     sm.add_argument("--invert", default="auto", choices=["auto", "yes", "no"],
                     help="invert image values (auto: yes for a model trained on Omniglot, whose strokes are 1.0)")
+
+    st = sub.add_parser(
+        "stylize", help="neural style transfer (Gatys et al.): CONTENT in the style of STYLE; texture with STYLE only",
+        description="Find the image x minimizing α·content distance to CONTENT + β·style (Gram matrix) distance to "
+        "STYLE. With one image (or --texture): texture synthesis. Images: files, or sklearn:china.jpg / "
+        "sklearn:flower.jpg. Without --weights the untrained random multi-scale net is used (and named).",
+    )
+    st.add_argument("images", nargs="+", metavar="CONTENT STYLE", help="content and style images, or only a style image")
+    st.add_argument("-o", "--output", required=True, help="output PNG (with --sweep: the sweep figure)")
+    st.add_argument("--texture", action="store_true", help="texture synthesis from the one STYLE image (style only)")
+    st.add_argument("--sweep", metavar="B1,B2,...", help="one result per style weight β, side by side (e.g. 1e1,1e2,1e3)")
+    st.add_argument("--run-dir", help="run folder (default: runs/stylize-CONTENT-STYLE or runs/texture-STYLE)")
+    st.add_argument("--save-every", type=int, default=0, metavar="N", help="write an intermediate image every N steps")
+    st.add_argument("--config", help="YAML/JSON file of style options (the keys below, with underscores)")
+    for flag, kind, text in STYLE_FLAGS:
+        st.add_argument(flag, type=kind, help=text)
+    st.add_argument("--preserve-color", action="store_true", default=None, help="luminance-only transfer: keep the content's colours")
 
     d = sub.add_parser("data", help="list data sets and whether their files are present")
     d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
@@ -538,6 +578,33 @@ def cmd_dirac(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stylize(a: argparse.Namespace) -> int:
+    from .config import from_dict, read_config_file
+    from .models.style import StyleConfig
+    from .style_run import run_stylize
+
+    if len(a.images) > 2 or (a.texture and len(a.images) != 1):
+        raise UsageError(f"give CONTENT STYLE, or one STYLE image for a texture; got {len(a.images)} images")
+    content, style = (None, a.images[0]) if len(a.images) == 1 else a.images
+    values = dict(read_config_file(a.config)) if a.config else {}
+    for flag, _, _ in STYLE_FLAGS + [("--preserve-color", None, None)]:
+        key = flag[2:].replace("-", "_")
+        if getattr(a, key) is not None:
+            values[key] = getattr(a, key)
+    for key, kind in (("style_layers", str), ("random_sizes", int)):
+        if isinstance(values.get(key), str):
+            values[key] = _csv_list(values[key], kind, "--" + key.replace("_", "-"))
+    cfg = from_dict(StyleConfig, values, "stylize")
+    sweep = _csv_list(a.sweep, float, "--sweep") if a.sweep else None
+    name = "-".join(Path(p.split(":", 1)[-1]).stem for p in (content, style) if p)  # sklearn:china.jpg -> china
+    run_dir = Path(a.run_dir or Path("runs") / (f"stylize-{name}" if content else f"texture-{name}"))
+    results = run_stylize(cfg, content, style, a.output, run_dir, sweep=sweep, save_every=a.save_every, progress=not a.quiet)
+    for r in results:
+        log.info(f"style loss {r.initial_style_loss:.4g} -> {r.final_style_loss:.4g} ({r.style_loss_reduction:.3g}x) in {r.seconds:.1f}s")
+    log.info(f"wrote {a.output}; run folder: {run_dir} (config.yaml, result.png, losses.csv, losses.json)")
+    return 0
+
+
 def cmd_tour(a: argparse.Namespace) -> int:
     from .report.tour import run_tour
 
@@ -551,6 +618,7 @@ COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
     "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour, "embed": cmd_embed,
     "interpolate": cmd_interpolate, "oneshot": cmd_oneshot, "similar": cmd_similar, "dirac": cmd_dirac,
+    "stylize": cmd_stylize,
 }
 
 

@@ -132,3 +132,15 @@ def test_vae_section_reports_a_likelihood_below_the_elbo(tmp_path):
     nelbo, iwae = _metric(s, "test negative ELBO"), _metric(s, "test −log p(x), IWAE")
     assert 0 < iwae <= nelbo + 0.05 and _metric(s, "test KL") > 0
     assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_style_section_names_its_network_and_reduces_the_style_loss(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("style", "t")
+    tour.SECTIONS["style"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    network = _metric(s, "feature network")
+    assert "random multi-scale" in network or "VGG-19" in network
+    assert network in s.summary and s.settings["feature network"] == network
+    assert _metric(s, "style loss reduction") < 0.5 and _metric(s, "texture: style loss reduction") < 0.8
+    assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)

@@ -8,6 +8,7 @@ with its error and the others still run. Later families add their own sections h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -304,6 +305,83 @@ def vae_digits(ctx: TourContext, s: Section) -> None:
     s.figures.append(("decoded 2-D manifold (15 x 15 grid of Φ⁻¹ quantiles)", run / "figures" / "manifold.png"))
     s.figures.append(("held-out digits (rows 1, 3) and reconstructions at the posterior mean (rows 2, 4)",
                       run / "figures" / "reconstructions.png"))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """Run the block with ``n`` torch threads (None: unchanged), restoring the number after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _style_network(quick: bool):
+    """VGG-19 when torchvision's ImageNet weights are already on disk (never downloaded here), else
+    the untrained random multi-scale net (smaller in quick mode)."""
+    import torch
+    from torchvision.models import VGG19_Weights
+
+    from ..nets.features import RandomMultiScaleNet, build_feature_net
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
+    if cached.is_file():
+        return build_feature_net("vgg19", str(cached))
+    return RandomMultiScaleNet((3, 5, 7, 11), 16) if quick else RandomMultiScaleNet()
+
+
+@tour_section("style", "Style transfer (Gatys et al.): content of one photograph, style (Gram matrices) of another")
+def style_transfer(ctx: TourContext, s: Section) -> None:
+    import dataclasses
+
+    from ..data.photos import embedded_photo
+    from ..models.style import StyleConfig
+
+    content, style = embedded_photo("china.jpg"), embedded_photo("flower.jpg")
+    net = _style_network(ctx.quick)
+    cfg = StyleConfig(size=ctx.steps(96, 48), steps=ctx.steps(100, 60), seed=ctx.seed)
+    betas = [1e1, 1e2, 1e3]
+    sweep_cfg = dataclasses.replace(cfg, size=ctx.steps(64, 40), steps=ctx.steps(60, 30))
+    with _torch_threads(1 if ctx.quick else None):  # 40-48 px: one thread is faster (far faster on a busy machine)
+        _style_transfer_figures(ctx, s, net, content, style, cfg, sweep_cfg, betas)
+
+
+def _style_transfer_figures(ctx: TourContext, s: Section, net, content, style, cfg, sweep_cfg, betas) -> None:
+    import dataclasses
+
+    from ..models.style import stylize, style_sweep
+    from ..style_run import sweep_figure
+    from ..viz import plot_image_row
+
+    s.summary = (
+        "Find the image x minimizing α·L_content(x, x₀) + β·L_style(x, x₁): the content is one layer's features, the "
+        "style the Gram matrices G^l = F^l (F^l)ᵀ of several layers, E_l = Σ (G^l − A^l)² / (4 N_l² M_l²). "
+        f"Feature network: {net.description}. Without VGG-19's ImageNet weights on disk the tour uses one layer of "
+        "untrained random filters at several scales, which Ustyuzhaninov et al. (2017) showed is enough for textures; "
+        "texture synthesis is the style-only case (α = 0, start from noise). The sweep grows β (decreasing α/β)."
+    )
+    s.settings = {"feature network": net.description, "content x₀": "sklearn china.jpg", "style x₁": "sklearn flower.jpg",
+                  "size (longest side)": cfg.size, "optimizer": f"L-BFGS, {cfg.steps} steps from the content image",
+                  "α, β": f"{cfg.content_weight:g}, {cfg.style_weight:g}",
+                  "sweep": f"β = {', '.join(f'{b:g}' for b in betas)} at {sweep_cfg.size} px, {sweep_cfg.steps} steps",
+                  "seed": ctx.seed}
+    result = stylize(net, content, style, cfg)
+    texture = stylize(net, None, style, dataclasses.replace(cfg, init="noise", content_weight=0.0))
+    s.metrics.append({"metric": "style loss reduction (final / initial L_style)", "value": result.style_loss_reduction,
+                      "reference": f"{result.initial_style_loss:.4g} → {result.final_style_loss:.4g}"})
+    s.metrics.append({"metric": "texture: style loss reduction from noise", "value": texture.style_loss_reduction})
+    s.metrics.append({"metric": "final content loss L_content", "value": result.losses[-1]["content"]})
+    s.metrics.append({"metric": "feature network", "value": net.description})
+    path = plot_image_row([content, style, result.image, texture.image], ["content x₀", "style x₁", "result", "texture (style only)"],
+                          ctx.figure("style", "transfer.png"), title=net.description)
+    s.figures.append(("content, style, their transfer, and a texture synthesized from the style alone", path))
+    results = style_sweep(net, content, style, sweep_cfg, betas)
+    s.figures.append(("decrease α/β: results as the style weight β grows",
+                      sweep_figure(content, style, results, betas, ctx.figure("style", "sweep.png"), cfg.content_weight)))
 
 
 @tour_section("domain-adaptation", "mSDA for domain adaptation on Amazon reviews (when the data is present)")

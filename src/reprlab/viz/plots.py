@@ -114,3 +114,29 @@ def plot_grouped_bars(
         fig.savefig(path)
         plt.close(fig)
     return path
+
+
+def plot_image_row(images: list[Tensor], titles: list[str], path: str | os.PathLike, title: str = "") -> Path:
+    """One row of RGB images (each (1, 3, H, W) or (3, H, W) in [0, 1]) with a title above each; a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not images or len(images) != len(titles):
+        raise UsageError(f"plot_image_row needs as many titles as images, got {len(images)} and {len(titles)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.2 + 0.3 * bool(title)), squeeze=False)
+        for ax, img, text in zip(axes[0], images, titles):
+            a = img.detach().float().cpu().clamp(0, 1).reshape(-1, *img.shape[-2:])  # (3, H, W)
+            ax.imshow(a.permute(1, 2, 0).numpy())
+            ax.set_title(text, fontsize=8)
+            ax.axis("off")
+        if title:
+            fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
