@@ -72,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="lightning_fabric")
 
-    import numpy as np
     import threadpoolctl
     import torch
     from sklearn.decomposition import PCA

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import io
 import re
-import shutil
 import zipfile
 from pathlib import Path
 

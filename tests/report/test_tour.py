@@ -7,7 +7,6 @@ import base64
 import io
 from html.parser import HTMLParser
 
-import pytest
 from PIL import Image
 
 from reprlab.cli import main

@@ -48,7 +48,7 @@ def _fmt(v) -> str:
 
 
 def render_section(s: Section) -> str:
-    status = f'<span class="failed">failed</span>' if s.error else f'<span class="ok">ok</span>'
+    status = '<span class="failed">failed</span>' if s.error else '<span class="ok">ok</span>'
     out = [f'<section id="{html.escape(s.key)}"><h2>{html.escape(s.title)} — {status} <small>({s.seconds:.1f} s)</small></h2>']
     if s.summary:
         out.append(f"<p>{html.escape(s.summary)}</p>")

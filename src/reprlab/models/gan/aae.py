@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ...config import option
 from ...data.base import Batch, TensorData

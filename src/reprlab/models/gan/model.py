@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ...config import option
 from ...data.base import Batch, TensorData

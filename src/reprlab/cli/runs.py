@@ -1,0 +1,153 @@
+"""Commands on training runs: train, eval, encode, reconstruct, sample; data; tour."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from ..errors import UsageError
+
+log = logging.getLogger("reprlab")
+from .common import _rank, _run_data, _check_png_args
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from ..config import parse_overrides, read_config_file
+    from ..run import build_run_config, train
+
+    file_values = read_config_file(a.config) if a.config else None
+    overrides = parse_overrides(a.overrides)
+    for flag, key in (
+        ("data", "data.name"), ("data_dir", "data.data_dir"), ("devices", "train.devices"),
+        ("accelerator", "train.accelerator"), ("precision", "train.precision"), ("seed", "train.seed"),
+        ("steps", "train.max_steps"),
+    ):
+        value = getattr(a, flag)
+        if value is not None:
+            overrides.append((key, value))
+    if a.download:
+        overrides.append(("data.download", True))
+    if a.quiet:
+        overrides.append(("train.progress", False))
+    rc = build_run_config(a.model, file_values, overrides)
+    if a.run_dir and a.name:
+        raise UsageError("pass either --run-dir or --name, not both")
+    data_tag = Path(rc.data.name.split(":", 1)[-1]).stem if ":" in rc.data.name or "." in rc.data.name else rc.data.name
+    run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / (a.name or f"{rc.model_name}-{data_tag}")
+    model, result = train(rc, run_dir, resume=a.resume, overwrite=a.overwrite)
+    if result.world_size == 1 or _rank() == 0:
+        metrics = {**result.train_metrics, **result.val_metrics}
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if "loss" in k)
+        log.info(f"done: {result.steps} steps in {result.wall_s:.1f}s ({result.samples_per_s:.0f} samples/s); {shown}")
+        log.info(f"run folder: {run_dir}  (config.yaml, metrics.csv, model.safetensors, figures/)")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .. import load
+    from ..eval import reconstruction_metrics
+
+    model = load(a.run)
+    data = _run_data(a, model)
+    metrics = {"run": a.run, "data": data.name, "split": a.split, "n": len(data)}
+    if model.can_reconstruct:
+        metrics.update(reconstruction_metrics(model, data))
+    if model.has_own_validation:  # the model's own measures: ELBO (VAE), one-shot accuracy (Siamese)
+        import torch
+
+        with torch.no_grad():
+            metrics.update(model.validate(data))
+    if a.iwae:
+        from ..eval.likelihood import iwae_nll
+
+        metrics[f"nll_iwae_k{a.iwae}"] = iwae_nll(model, data, a.iwae, binarize=a.binarize, progress=_rank() == 0)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_encode(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .. import load
+    from ..eval import encode_data
+
+    out = Path(a.output)
+    if out.suffix not in (".npy", ".npz"):
+        raise UsageError(f"output {out} must end in .npy or .npz")
+    model = load(a.run)
+    if not model.can_encode:
+        raise UsageError(f"model {model.name!r} cannot encode")
+    data = _run_data(a, model)
+    codes = encode_data(model, data).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        arrays = {"codes": codes}
+        if data.y is not None:
+            arrays["labels"] = data.y.cpu().numpy()
+        np.savez(out, **arrays)
+    else:
+        np.save(out, codes)
+    log.info(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {out}")
+    return 0
+
+
+def cmd_reconstruct(a: argparse.Namespace) -> int:
+    from .. import load
+    from ..run import reconstruction_pairs
+    from ..viz import save_image_grid
+
+    _check_png_args(a)
+    model = load(a.run)
+    if not model.can_reconstruct:
+        raise UsageError(f"model {model.name!r} cannot reconstruct")
+    data = _run_data(a, model)
+    if not data.is_image:
+        raise UsageError(f"{data.name} holds feature vectors, not images: there is no picture to draw; use `reprlab eval`")
+    grid, per_row = reconstruction_pairs(model, data, a.n)
+    path = save_image_grid(grid, a.output, nrow=per_row)
+    log.info(f"wrote {path}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    import torch
+
+    from .. import load
+    from ..viz import save_image_grid
+
+    _check_png_args(a)
+    model = load(a.run)
+    if not model.can_sample:
+        model.sample(a.n)  # raises the model's one-line explanation
+    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed))
+    path = save_image_grid(x, a.output)
+    log.info(f"wrote {path}")
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from ..data import DATASETS, missing_files, resolve_data_dir
+
+    root = resolve_data_dir(a.data_dir)
+    print(f"data folder: {root.resolve()}  (set REPRLAB_DATA or --data-dir to change)")
+    for name, spec in sorted(DATASETS.items()):
+        if spec.embedded or not spec.files:
+            status = "embedded" if spec.embedded else "user files"
+        else:
+            missing = missing_files(name, root)
+            status = "present" if not missing else f"missing {len(missing)}/{len(spec.files)} files (e.g. {missing[0]})"
+        print(f"  {name:<18} {status:<22} {spec.description}")
+    print("  images:FOLDER      user files             a folder of images (class sub-folders give labels)")
+    print("  PATH.npy|npz|csv   user files             an array file or a CSV of features (label column: label or y)")
+    return 0
+
+
+def cmd_tour(a: argparse.Namespace) -> int:
+    from ..report.tour import run_tour
+
+    sections = [s.strip() for s in a.only.split(",")] if a.only else None
+    report = run_tour(Path(a.out), quick=a.quick, only=sections, data_dir=a.data_dir, seed=a.seed)
+    log.info(f"report: {report}")
+    return 0

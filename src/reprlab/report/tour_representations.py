@@ -1,0 +1,212 @@
+"""The tour's sections on learnt representations: maps of codes and morphing, style transfer,
+Siamese similarity, VAEs. Registered in :mod:`.tour`."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from .html import Section
+from .tour import TourContext, _train, tour_section
+
+
+@tour_section("latent", "Looking at codes: 2-D codes, PCA, t-SNE at several perplexities and seeds, morphing")
+def latent_maps(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset
+    from ..eval import encode_data, knn_accuracy, map_quality
+    from ..viz import embed_2d, plot_map, plot_map_grid, save_image_grid, tsne_sweep
+    from ..viz.latent import interpolate, traversal_grid
+
+    data = load_dataset("digits", split="all", seed=ctx.seed)
+    steps = ctx.steps(2000, 300)
+    perplexities, seeds = ((5, 30), (0,)) if ctx.quick else ((5, 30, 100), (0, 1))
+    s.summary = (
+        "An auto-encoder with a 2-D code is its own map; a 16-D code needs PCA or t-SNE. Every map comes with "
+        "its trustworthiness T(10) (1 = no false neighbours) and the 10-NN label accuracy in the map and in the "
+        "codes. t-SNE is drawn at several perplexities and random starts side by side: what changes between "
+        "panels (cluster sizes, gaps, positions) is not in the data. Morphing decodes the straight line between "
+        "two codes, and the grid of decoded 2-D codes shows the manifold the decoder learnt."
+    )
+    s.settings = {"data": "all 1,797 digits", "AEs": f"MLP 64-256-64-d, d = 2 and 16, cross-entropy, {steps} Adam steps",
+                  "t-SNE": f"openTSNE, perplexities {list(perplexities)}, random init, seeds {list(seeds)}", "seed": ctx.seed}
+    runs = {}
+    for d in (2, 16):
+        _, runs[d], _ = _train(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
+    images, labels = data.x.numpy(), data.y.numpy()
+    z2, z16 = encode_data(runs[2], data).numpy(), encode_data(runs[16], data).numpy()
+    for title, z, m in (("2-D codes", z2, embed_2d(z2, "codes")), ("16-D codes, PCA", z16, embed_2d(z16, "pca"))):
+        q = map_quality(z, m.coords, labels)
+        s.metrics.append({"metric": f"{title}: trustworthiness T(10)", "value": q["trustworthiness_k10"]})
+        s.metrics.append({"metric": f"{title}: 10-NN accuracy in the map", "value": q["knn_accuracy_map"],
+                          "reference": f"{q['knn_accuracy_codes']:.3f} in the codes"})
+        path = plot_map(m, ctx.figure("latent", f"{m.method}-{z.shape[1]}d.png"), labels, quality=q, images=images,
+                        thumbnails=40, title=f"{m.title}: AE with {z.shape[1]}-D codes")
+        s.figures.append((f"{title}, coloured by digit, with thumbnails", path))
+    maps = tsne_sweep(z16, perplexities, seeds, init="random", n_jobs=1)
+    acc16 = knn_accuracy(z16, labels, 10)
+    qs = [map_quality(z16, m.coords, labels, codes_accuracy=acc16) for m in maps]
+    for m, q in zip(maps, qs):
+        s.metrics.append({"metric": f"16-D codes, t-SNE perplexity {m.params['perplexity']:g} seed {m.params['seed']}: T(10)",
+                          "value": q["trustworthiness_k10"], "reference": f"10-NN acc {q['knn_accuracy_map']:.3f}"})
+    path = plot_map_grid(maps, ctx.figure("latent", "tsne-sweep.png"), labels, qualities=qs, ncols=len(perplexities),
+                         title="t-SNE of the 16-D codes: rows = seeds, columns = perplexities")
+    s.figures.append(("t-SNE do and don't: the same codes at several perplexities and random starts", path))
+    pairs = [(int((labels == a).nonzero()[0][0]), int((labels == b).nonzero()[0][0])) for a, b in ((0, 6), (1, 7), (3, 8))]
+    strip = torch.cat([interpolate(runs[16], data.x[i], data.x[j], 10) for i, j in pairs])
+    s.figures.append(("morphing: decoded straight lines between the 16-D codes of 0→6, 1→7, 3→8",
+                      save_image_grid(strip, ctx.figure("latent", "interpolation.png"), nrow=10)))
+    grid = traversal_grid(runs[2], 15, torch.as_tensor(z2))
+    s.figures.append(("decoded 2-D codes on a 15 x 15 grid over the codes' 1-99 % range (compare the 2-D map)",
+                      save_image_grid(grid, ctx.figure("latent", "manifold.png"), nrow=15)))
+
+
+@tour_section("siamese", "Siamese networks on digits: pairs, the contrastive loss, one-shot recognition")
+def siamese_digits(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset
+    from ..eval.oneshot import fewshot_accuracy, pixel_similarity, sample_tasks
+    from ..viz import plot_grouped_bars, save_image_grid
+
+    steps = ctx.steps(1500, 300)
+    s.summary = (
+        "Twin MLPs with shared weights learn a similarity from pairs of digits (same class or not, 2 dissimilar "
+        "pairs per similar one) with Hadsell et al.'s contrastive loss. The learnt similarity then recognizes "
+        "held-out digits from a single example per class (N-way one-shot), far better than nearest neighbours "
+        "on pixels; Koch et al.'s convolutional version on Omniglot is `benchmarks/oneshot_omniglot.py`."
+    )
+    s.settings = {"twin": "MLP 64-128-32", "loss": "contrastive, margin 1", "pairs": "all similar pairs of the "
+                  "training split, 2 dissimilar per similar", "steps": steps, "batch": "64 pairs", "seed": ctx.seed}
+    _, model, _ = _train(ctx, "siamese-digits", "siamese", [
+        ("model.loss", "contrastive"), ("model.hidden", [128]), ("model.embedding_dim", 32), ("model.margin", 1.0),
+        ("model.val_way", 5), ("model.val_tasks", 100), ("train.max_steps", steps), ("train.batch_size", 64),
+        ("train.val_every", max(100, steps // 3)),
+    ])
+    test = load_dataset("digits", split="test", seed=ctx.seed)
+    bars: dict[str, dict[str, float]] = {"pixels, 1-NN": {}, "Siamese": {}}
+    for way in (5, 10):
+        tasks = sample_tasks(test, n_way=way, k_shot=1, n_tasks=300, seed=ctx.seed)
+        for name, score in (("pixels, 1-NN", pixel_similarity), ("Siamese", model.similarity_matrix)):
+            acc = float(fewshot_accuracy(score, tasks).mean())
+            bars[name][f"{way}-way"] = acc
+            s.metrics.append({"metric": f"{way}-way one-shot accuracy, {name}", "value": acc, "reference": f"chance {1 / way:.2f}"})
+    s.figures.append(("one-shot accuracy on held-out digits (300 tasks each)", plot_grouped_bars(
+        bars, ctx.figure("siamese", "oneshot.png"), ylabel="accuracy", title="N-way one-shot, digits test split")))
+    gallery = load_dataset("digits", split="train", seed=ctx.seed)
+    queries = test.x[:8]
+    best = model.similarity_matrix(queries, gallery.x).topk(7, dim=1).indices  # (8, 7)
+    grid = torch.cat([torch.cat([queries[i : i + 1], gallery.x[best[i]]]) for i in range(8)])
+    s.figures.append(("search: each row is a held-out digit, then its 7 most similar training digits",
+                      save_image_grid(grid, ctx.figure("siamese", "search.png"), nrow=8)))
+
+
+@tour_section("vae", "Variational auto-encoder on digits: ELBO, importance-weighted likelihood, samples, 2-D manifold")
+def vae_digits(ctx: TourContext, s: Section) -> None:
+    import torch
+
+    from ..data import load_dataset
+    from ..eval.likelihood import iwae_nll
+
+    steps, k = ctx.steps(3000, 300), ctx.steps(1000, 50)
+    s.summary = (
+        "A VAE with a 2-D latent code (Kingma & Welling 2014): q(z|x) = N(μ, diag σ²), z = μ + σ ⊙ ε, "
+        "Bernoulli decoder, loss = cross-entropy + KL(q ‖ N(0, I)). The ELBO bounds log p(x) from below; the "
+        f"importance-weighted estimate with k = {k} samples is tighter. Samples come from the prior; the manifold "
+        "decodes a grid of Φ⁻¹ quantiles, as in the paper's Fig. 4. (The pixel values of digits are grey "
+        "levels, so these are cross-entropies, not likelihoods of binary images; `benchmarks/vae_mnist.py` has MNIST.)"
+    )
+    s.settings = {"data": "digits (8x8, [0, 1])", "VAE": "MLP 64-512-512-2 and back, Bernoulli decoder", "steps": steps,
+                  "batch": 128, "IWAE k": k, "seed": ctx.seed}
+    _, model, result = _train(ctx, "vae2-digits", "vae", [
+        ("model.latent_dim", 2), ("train.max_steps", steps), ("train.val_every", max(100, steps // 3))])
+    test = load_dataset("digits", split="test", seed=ctx.seed)
+    with torch.no_grad():
+        v = model.validate(test)
+    s.metrics.append({"metric": "test negative ELBO, nats per image", "value": v["nelbo"], "reference": "upper bound on −log p(x)"})
+    s.metrics.append({"metric": "test KL(q(z|x) ‖ p(z)), nats", "value": v["kl"]})
+    s.metrics.append({"metric": f"test −log p(x), IWAE k={k}, nats", "value": iwae_nll(model, test, k, seed=ctx.seed),
+                      "reference": "≤ the negative ELBO"})
+    run = ctx.run_dir("vae2-digits")
+    s.figures.append(("samples from the prior, decoded", run / "figures" / "samples.png"))
+    s.figures.append(("decoded 2-D manifold (15 x 15 grid of Φ⁻¹ quantiles)", run / "figures" / "manifold.png"))
+    s.figures.append(("held-out digits (rows 1, 3) and reconstructions at the posterior mean (rows 2, 4)",
+                      run / "figures" / "reconstructions.png"))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """Run the block with ``n`` torch threads (None: unchanged), restoring the number after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _style_network(quick: bool):
+    """VGG-19 when torchvision's ImageNet weights are already on disk (never downloaded here), else
+    the untrained random multi-scale net (smaller in quick mode)."""
+    import torch
+    from torchvision.models import VGG19_Weights
+
+    from ..nets.features import RandomMultiScaleNet, build_feature_net
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
+    if cached.is_file():
+        return build_feature_net("vgg19", str(cached))
+    return RandomMultiScaleNet((3, 5, 7, 11), 16) if quick else RandomMultiScaleNet()
+
+
+@tour_section("style", "Style transfer (Gatys et al.): content of one photograph, style (Gram matrices) of another")
+def style_transfer(ctx: TourContext, s: Section) -> None:
+    import dataclasses
+
+    from ..data.photos import embedded_photo
+    from ..models.style import StyleConfig
+
+    content, style = embedded_photo("china.jpg"), embedded_photo("flower.jpg")
+    net = _style_network(ctx.quick)
+    cfg = StyleConfig(size=ctx.steps(96, 48), steps=ctx.steps(100, 60), seed=ctx.seed)
+    betas = [1e1, 1e2, 1e3]
+    sweep_cfg = dataclasses.replace(cfg, size=ctx.steps(64, 40), steps=ctx.steps(60, 30))
+    with _torch_threads(1 if ctx.quick else None):  # 40-48 px: one thread is faster (far faster on a busy machine)
+        _style_transfer_figures(ctx, s, net, content, style, cfg, sweep_cfg, betas)
+
+
+def _style_transfer_figures(ctx: TourContext, s: Section, net, content, style, cfg, sweep_cfg, betas) -> None:
+    import dataclasses
+
+    from ..models.style import stylize, style_sweep
+    from ..style_run import sweep_figure
+    from ..viz import plot_image_row
+
+    s.summary = (
+        "Find the image x minimizing α·L_content(x, x₀) + β·L_style(x, x₁): the content is one layer's features, the "
+        "style the Gram matrices G^l = F^l (F^l)ᵀ of several layers, E_l = Σ (G^l − A^l)² / (4 N_l² M_l²). "
+        f"Feature network: {net.description}. Without VGG-19's ImageNet weights on disk the tour uses one layer of "
+        "untrained random filters at several scales, which Ustyuzhaninov et al. (2017) showed is enough for textures; "
+        "texture synthesis is the style-only case (α = 0, start from noise). The sweep grows β (decreasing α/β)."
+    )
+    s.settings = {"feature network": net.description, "content x₀": "sklearn china.jpg", "style x₁": "sklearn flower.jpg",
+                  "size (longest side)": cfg.size, "optimizer": f"L-BFGS, {cfg.steps} steps from the content image",
+                  "α, β": f"{cfg.content_weight:g}, {cfg.style_weight:g}",
+                  "sweep": f"β = {', '.join(f'{b:g}' for b in betas)} at {sweep_cfg.size} px, {sweep_cfg.steps} steps",
+                  "seed": ctx.seed}
+    result = stylize(net, content, style, cfg)
+    texture = stylize(net, None, style, dataclasses.replace(cfg, init="noise", content_weight=0.0))
+    s.metrics.append({"metric": "style loss reduction (final / initial L_style)", "value": result.style_loss_reduction,
+                      "reference": f"{result.initial_style_loss:.4g} → {result.final_style_loss:.4g}"})
+    s.metrics.append({"metric": "texture: style loss reduction from noise", "value": texture.style_loss_reduction})
+    s.metrics.append({"metric": "final content loss L_content", "value": result.losses[-1]["content"]})
+    s.metrics.append({"metric": "feature network", "value": net.description})
+    path = plot_image_row([content, style, result.image, texture.image], ["content x₀", "style x₁", "result", "texture (style only)"],
+                          ctx.figure("style", "transfer.png"), title=net.description)
+    s.figures.append(("content, style, their transfer, and a texture synthesized from the style alone", path))
+    results = style_sweep(net, content, style, sweep_cfg, betas)
+    s.figures.append(("decrease α/β: results as the style weight β grows",
+                      sweep_figure(content, style, results, betas, ctx.figure("style", "sweep.png"), cfg.content_weight)))
