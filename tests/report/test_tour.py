@@ -143,3 +143,32 @@ def test_style_section_names_its_network_and_reduces_the_style_loss(tmp_path):
     assert network in s.summary and s.settings["feature network"] == network
     assert _metric(s, "style loss reduction") < 0.5 and _metric(s, "texture: style loss reduction") < 0.8
     assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_gan_section_separates_converging_from_cycling_dirac_gans_and_scores_samples(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("gan", "t")
+    tour.SECTIONS["gan"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    r1 = _metric(s, "Dirac-GAN GAN + R1")
+    plain = _metric(s, "Dirac-GAN standard GAN")
+    assert r1 < 0.1 < 1.0 < plain  # R1 converges, the plain GAN moves away from (0, 0)
+    ring = [m for m in s.metrics if m["metric"].startswith("ring of 8 Gaussians")]
+    assert len(ring) == 4 and all("VEEGAN" in m["reference"] for m in ring)
+    fid = _metric(s, "digits GAN: classifier FID")
+    floor = float(next(m["reference"] for m in s.metrics if m["metric"].startswith("digits GAN: classifier FID")).split(": ")[1].split(";")[0])
+    assert fid > floor >= 0  # samples of a briefly trained GAN are further from the test set than its other half
+    assert len(s.figures) >= 4 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_aae_section_draws_four_code_maps_and_the_lens(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("aae", "t")
+    tour.SECTIONS["aae"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    sw = {m["metric"].split(":")[0]: m["value"] for m in s.metrics if "sliced Wasserstein" in m["metric"]}
+    assert set(sw) == {"AAE, N(0, I)", "AAE, 10-mixture", "VAE, N(0, I)", "VAE, 10-mixture"}
+    assert all(v > 0 for v in sw.values())
+    captions = [c for c, _ in s.figures]
+    assert any("four panels" in c for c in captions) and any("lens" in c for c in captions)
+    assert all(p.stat().st_size > 0 for _, p in s.figures)
