@@ -108,7 +108,7 @@ class TemperedGAN(GAN):
         reconstruction = (x_lens - x).flatten(1).pow(2).sum(1).mean()  # L_L^R
         lam = self.lam()
         return {"loss": lam * adversarial + reconstruction, "adversarial": adversarial.detach(),
-                "reconstruction": reconstruction.detach(), "lambda": torch.tensor(lam)}
+                "reconstruction": reconstruction.detach(), "lambda": torch.tensor(lam, device=x.device)}
 
     def after_update(self, update: str) -> None:
         super().after_update(update)
