@@ -120,7 +120,8 @@ def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
     tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
     for way in (5, 10):
         assert _metric(s, f"{way}-way one-shot accuracy, Siamese") > _metric(s, f"{way}-way one-shot accuracy, pixels")
-    assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)
+    assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
+    assert any("one-shot tasks" in c and "green" in c for c, _ in s.figures)
 
 
 def test_vae_section_reports_a_likelihood_below_the_elbo(tmp_path):

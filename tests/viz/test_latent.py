@@ -93,3 +93,22 @@ def test_traversal_grid_decodes_n_squared_images_and_needs_2d_codes(ae2):
         traversal_codes(5, torch.zeros(10, 3))
     with pytest.raises(UsageError, match="needs the data's codes"):
         traversal_codes(5)
+
+
+def test_oneshot_answer_rows_frame_the_choice_by_correctness():
+    import torch
+
+    from reprlab.eval.oneshot import FewShotTasks
+    from reprlab.viz.oneshot import GREEN, GREY, RED, oneshot_answer_rows
+
+    x = torch.stack([torch.full((1, 4, 4), v) for v in (0.0, 0.5, 1.0, 0.52)])  # 4 images
+    tasks = FewShotTasks(x, support=torch.tensor([[0, 1, 2], [0, 1, 2]]), support_class=torch.tensor([[0, 1, 2], [0, 1, 2]]),
+                         query=torch.tensor([[3], [3]]), answer=torch.tensor([[1], [2]]), n_way=3, k_shot=1)
+    pixel = lambda q, s: -torch.cdist(q.flatten(1), s.flatten(1))  # noqa: E731  (chooses image 1 = 0.5)
+    rows, per_row = oneshot_answer_rows(pixel, tasks, n=2, seed=None)
+    assert per_row == 4 and rows.shape == (8, 3, 6, 6)
+    corner = lambda img: tuple(round(float(v), 2) for v in img[:, 0, 0])  # noqa: E731
+    assert corner(rows[0]) == GREY and corner(rows[2]) == GREEN  # task 1: right
+    assert corner(rows[6]) == RED and corner(rows[7]) != RED  # task 2: chose image 1, the answer was 2
+    shuffled, _ = oneshot_answer_rows(pixel, tasks, n=2, seed=3)  # same frames, in another order
+    assert sorted(corner(r) for r in shuffled) == sorted(corner(r) for r in rows)

@@ -94,6 +94,13 @@ def siamese_digits(ctx: TourContext, s: Section) -> None:
             s.metrics.append({"metric": f"{way}-way one-shot accuracy, {name}", "value": acc, "reference": f"chance {1 / way:.2f}"})
     s.figures.append(("one-shot accuracy on held-out digits (300 tasks each)", plot_grouped_bars(
         bars, ctx.figure("siamese", "oneshot.png"), ylabel="accuracy", title="N-way one-shot, digits test split")))
+    from ..viz.oneshot import oneshot_answer_rows
+
+    shown = sample_tasks(test, n_way=5, k_shot=1, n_tasks=6, seed=ctx.seed + 1)
+    rows, per_row = oneshot_answer_rows(model.similarity_matrix, shown)
+    s.figures.append(("six 5-way one-shot tasks: the held-out query (grey), then one example of each of 5 classes; "
+                      "the Siamese net's choice is framed green when right, red when wrong (the right one then blue)",
+                      save_image_grid(rows, ctx.figure("siamese", "tasks.png"), nrow=per_row, scale=4)))
     gallery = load_dataset("digits", split="train", seed=ctx.seed)
     queries = test.x[:8]
     best = model.similarity_matrix(queries, gallery.x).topk(7, dim=1).indices  # (8, 7)
