@@ -26,7 +26,7 @@ def oneshot_answer_rows(score, tasks, n: int = 6, width: int = 1, seed: int | No
     blue). Support images are shown in a seeded random order (tasks may list the answer first); ``seed=None`` keeps the task's order."""
     if tasks.k_shot != 1:
         raise UsageError(f"oneshot_answer_rows draws 1-shot tasks, got k_shot={tasks.k_shot}")
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
     rows = []
     for t in range(min(n, len(tasks))):
         order = torch.randperm(len(tasks.support[t]), generator=g) if seed is not None else torch.arange(len(tasks.support[t]))
