@@ -139,6 +139,11 @@ def test_cli_stylize_writes_the_image_and_a_run_folder(tmp_path, capsys, caplog)
     summary = json.loads((run / "losses.json").read_text())["summary"]
     assert summary["steps"] == 5 and summary["final_style_loss"] < summary["initial_style_loss"]
     assert "mode: transfer" in (run / "config.yaml").read_text() and len((run / "losses.csv").read_text().splitlines()) == 6
+    assert "recompute: false" in (run / "config.yaml").read_text()
+    code, _, err = run_cli(capsys, "-q", "stylize", "sklearn:china.jpg", "sklearn:flower.jpg", "-o", str(tmp_path / "r.png"),
+                           *TINY, "--recompute", "--run-dir", str(tmp_path / "rec"))
+    assert code == 0, err
+    assert "recompute: true" in (tmp_path / "rec" / "config.yaml").read_text()
 
 
 def test_cli_texture_and_sweep(tmp_path, capsys):

@@ -102,3 +102,30 @@ def test_bad_network_choices_are_usage_errors(tmp_path):
         RandomMultiScaleNet((4,))
     with pytest.raises(UsageError, match="layer 'conv9_1' is not in"):
         VGG19Features().check_layers(["conv9_1"])
+
+
+def test_recompute_gives_the_same_gradients_and_keeps_fewer_activations():
+    import torch
+
+    from reprlab.models.style import gram_matrix
+    from reprlab.nets.features import VGG19Features
+
+    torch.manual_seed(0)
+    net = VGG19Features()
+    layers = ["conv1_1", "conv3_1", "conv4_2"]
+
+    def run(recompute: bool):
+        net.recompute = recompute
+        x = torch.rand(1, 3, 32, 32, requires_grad=True)
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+            torch.manual_seed(1)
+            x.data = torch.rand(1, 3, 32, 32)
+            loss = sum(gram_matrix(f).sum() for f in net(x, layers).values())
+        loss.backward()
+        return x.grad, sum(saved)
+
+    g_plain, kept_plain = run(False)
+    g_recompute, kept_recompute = run(True)
+    torch.testing.assert_close(g_recompute, g_plain, rtol=1e-5, atol=1e-6)
+    assert kept_recompute < 0.6 * kept_plain  # only the requested maps (and what the Gram needs) are kept

@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind, text in STYLE_FLAGS:
         st.add_argument(flag, type=kind, help=text)
     st.add_argument("--preserve-color", action="store_true", default=None, help="luminance-only transfer: keep the content's colours")
+    st.add_argument("--recompute", action="store_true", default=None,
+                    help="VGG-19: recompute activations in backward (less memory for >= 1024 px, ~1 more forward per step)")
 
     d = sub.add_parser("data", help="list data sets and whether their files are present")
     d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")

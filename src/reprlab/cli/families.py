@@ -109,7 +109,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         raise UsageError(f"give CONTENT STYLE, or one STYLE image for a texture; got {len(a.images)} images")
     content, style = (None, a.images[0]) if len(a.images) == 1 else a.images
     values = dict(read_config_file(a.config)) if a.config else {}
-    for flag, _, _ in STYLE_FLAGS + [("--preserve-color", None, None)]:
+    for flag, _, _ in STYLE_FLAGS + [("--preserve-color", None, None), ("--recompute", None, None)]:
         key = flag[2:].replace("-", "_")
         if getattr(a, key) is not None:
             values[key] = getattr(a, key)

@@ -137,6 +137,8 @@ class StyleConfig:
     steps: int = option(300, "optimization steps (one feature-network evaluation each) per pyramid level", ge=1)
     size: int = option(512, "longest side of the result in pixels", ge=16)
     pyramid: int = option(1, "levels of the coarse-to-fine pyramid (size / 2^k, ..., size)", ge=1)
+    recompute: bool = option(False, "VGG-19: recompute activations between the loss layers in backward "
+                             "(gradient checkpointing): less memory for >= 1024 px, about one more forward per step")
     init: Literal["content", "noise"] = option("content", "start from the content image or from noise")
     preserve_color: bool = option(False, "luminance-only transfer: keep the content's colours")
     seed: int = option(0, "seed of the noise start and of the random net")
@@ -176,6 +178,7 @@ class StyleObjective:
 
     def __init__(self, net: FeatureNet, cfg: StyleConfig, content: Tensor | None, style: Tensor) -> None:
         self.net, self.cfg = net, cfg
+        net.recompute = cfg.recompute
         self.use_content = content is not None and cfg.content_weight > 0
         self.content_layer, self.layer_weights = resolve_layers(net, cfg, self.use_content)
         self.style_layers = tuple(self.layer_weights)

@@ -37,6 +37,9 @@ class FeatureNet(nn.Module):
     description: str = ""
     default_content: str = ""
     default_style: tuple[str, ...] = ()
+    #: recompute the activations between requested layers in the backward pass (gradient
+    #: checkpointing) instead of keeping them: less memory for large images, one more forward
+    recompute: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,10 +108,19 @@ class VGG19Features(FeatureNet):
         last = max(self.names.index(n) for n in wanted)
         out = {}
         h = self.normalize(x)  # (B, 3, H, W)
+        segment: list[nn.Module] = []
         for name, stage in zip(self.names[: last + 1], self.stages):
-            h = stage(h)  # (B, N_l, H / 2^(block-1), W / 2^(block-1))
-            if name in wanted:
-                out[name] = h
+            segment.append(stage)
+            if name not in wanted:
+                continue
+            run = nn.Sequential(*segment)
+            if self.recompute and torch.is_grad_enabled():  # keep only the requested maps for backward
+                from torch.utils.checkpoint import checkpoint
+
+                h = checkpoint(run, h, use_reentrant=False)
+            else:
+                h = run(h)  # (B, N_l, H / 2^(block-1), W / 2^(block-1))
+            out[name], segment = h, []
         return out
 
 
