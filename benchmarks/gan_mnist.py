@@ -8,11 +8,12 @@ batch 64, Adam, and **equal generator steps**:
 - WGAN-GP (Gulrajani et al. 2017), 5 critic steps per generator step, λ = 10, Adam(2e-4, β = (0.5, 0.9));
 - NS-GAN + R1 (Mescheder et al. 2018), γ = 10.
 
-Quality: 5,000 samples of each generator against the first half of the MNIST test set, in the
+Quality: 5,000 samples of each generator against a random half of the MNIST test set, in the
 128-d feature space of the classifier of ``reprlab.eval.features.classifier_features("mnist")``
 (trained once and cached; its test accuracy is recorded): Fréchet distance ("classifier FID"),
 KID (Bińkowski et al. 2018) and precision/recall (Kynkäänniemi et al. 2019). The floor
-``real_vs_real_fid``: the second half of the test set against the first, same sizes.
+``real_vs_real_fid``: the other random half against it, same sizes (random halves: MNIST's first
+and last 5,000 test images come from different groups of writers, and differ measurably).
 Headline keys ``fid_classifier_best``, ``kid_classifier_best`` (best of the three) and
 ``real_vs_real_fid``. Classifier FIDs are not comparable to published Inception FIDs.
 
@@ -39,8 +40,13 @@ METHODS = {
 }
 
 
-def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "gan", extra: dict | None = None):
-    """Train one method for ``g_steps`` generator steps; returns (model, seconds)."""
+def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "gan", extra: dict | None = None,
+              reuse: bool = False):
+    """Train one method for ``g_steps`` generator steps; returns (model, seconds, run folder). With
+    ``reuse``, a finished run folder of the same settings is loaded instead of trained again."""
+    import json
+
+    import reprlab
     from reprlab.run import build_run_config, train
 
     settings = {**COMMON, **METHODS[name], **(extra or {})}
@@ -50,7 +56,13 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
              ("train.log_every", max(1, steps // 20)), ("train.checkpoint_every", max(1, steps // 4)),
              *settings.items()]
     run_dir = run_root / f"{model}-{name.replace(' ', '').replace('+', '-')}-seed{seed}"
-    trained, result = train(build_run_config(model, None, pairs), run_dir, overwrite=True)
+    rc = build_run_config(model, None, pairs)
+    if reuse and (run_dir / "model.safetensors").is_file():
+        done = reprlab.load(run_dir)
+        if done.run_config.to_dict()["model"] != rc.to_dict()["model"] or done.run_config.train.max_steps != steps:
+            raise SystemExit(f"{run_dir} was trained with other settings; drop --reuse-runs")
+        return done, json.loads((run_dir / "summary.json").read_text())["wall_s"], run_dir
+    trained, result = train(rc, run_dir, overwrite=True)
     return trained.eval(), result.wall_s, run_dir
 
 
@@ -68,6 +80,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 20 generator steps, 1,000 samples")
     p.add_argument("--g-steps", type=int, default=1500, help="generator steps of every method")
     p.add_argument("--keep-runs", help="keep the run folders here (default: a temporary folder)")
+    p.add_argument("--reuse-runs", action="store_true", help="with --keep-runs: score finished runs there instead of training again")
     a = p.parse_args()
     import torch
 
@@ -78,13 +91,15 @@ def main() -> None:
 
     g_steps, n = (20, 1000) if a.quick else (a.g_steps, 5000)
     test = load_dataset("mnist", split="test", data_dir=str(data_dir()))
-    real_a, real_b = test.x[:n], test.x[5000 : 5000 + n]
+    # two random halves (seeded): MNIST's first and last 5,000 test images come from different writers
+    halves = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))
+    real_a, real_b = test.x[halves[:n]], test.x[halves[5000 : 5000 + n]]
     features = classifier_features("mnist", data_dir=str(data_dir()))
     floor = image_quality(real_b, real_a, features, kid_subsets=50, kid_subset_size=min(1000, n))
     rows = [{"method": "real vs real (test halves)", "g_steps": 0, **floor}]
     root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="gan_mnist-"))
     for name in METHODS:
-        model, seconds, run_dir = train_gan(name, g_steps, 0, root)
+        model, seconds, run_dir = train_gan(name, g_steps, 0, root, reuse=a.reuse_runs)
         q = score(model, real_a, features, n, 0)
         rows.append({"method": name, "g_steps": g_steps, "seed": 0, "train_seconds": seconds, **q})
         if not a.quick:
