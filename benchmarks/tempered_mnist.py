@@ -4,7 +4,7 @@ The GAN is ``gan_mnist.py``'s NS-GAN (DCGAN-style nets, Adam 2e-4, β = (0.5, 0.
 ``tempered-gan`` adds the lens of Sajjadi et al. 2018 (a 3-layer residual conv net started at the
 identity) with λ(t) = 1 − sin(tπ/2K) over the first K = half of the steps, then λ = 0. Both are
 trained for the same number of steps with the same seeds and scored by the classifier FID of
-``gan_mnist.py`` (5,000 samples vs the first half of the MNIST test set). Headline keys
+``gan_mnist.py`` (5,000 samples vs the same random half of the MNIST test set). Headline keys
 ``fid_with_lens``, ``fid_without_lens`` (medians over seeds) and ``seeds``. Figure: a fixed real
 batch x above L(x) at each checkpoint of the first seed (``tempered_mnist_lens.png``).
 
@@ -41,19 +41,24 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 20 steps, one seed, 1,000 samples")
     p.add_argument("--steps", type=int, default=1000, help="generator steps of each run")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--keep-runs", help="keep the run folders here (default: a temporary folder)")
+    p.add_argument("--reuse-runs", action="store_true", help="with --keep-runs: score finished runs there instead of training again")
     a = p.parse_args()
     from reprlab.data import load_dataset
     from reprlab.eval.features import classifier_features
 
     steps, seeds, n = (20, [0], 1000) if a.quick else (a.steps, list(range(a.seeds)), 5000)
-    real = load_dataset("mnist", split="test", data_dir=str(data_dir())).x[:n]
+    import torch
+
+    test = load_dataset("mnist", split="test", data_dir=str(data_dir()))
+    real = test.x[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n]]  # gan_mnist.py's half
     features = classifier_features("mnist", data_dir=str(data_dir()))
-    root = Path(tempfile.mkdtemp(prefix="tempered_mnist-"))
+    root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="tempered_mnist-"))
     rows = []
     for seed in seeds:  # with and without the lens, interleaved, same seed
         for model in ("gan", "tempered-gan"):
             extra = {"lens_steps": max(1, steps // 2)} if model == "tempered-gan" else {}
-            trained, seconds, run_dir = train_gan("NS-GAN", steps, seed, root, model=model, extra=extra)
+            trained, seconds, run_dir = train_gan("NS-GAN", steps, seed, root, model=model, extra=extra, reuse=a.reuse_runs)
             rows.append({"model": model, "lens": model == "tempered-gan", "seed": seed, "steps": steps,
                          "train_seconds": seconds, **score(trained, real, features, n, seed)})
             if model == "tempered-gan" and seed == seeds[0] and not a.quick:
