@@ -122,19 +122,21 @@ def run_stylize(cfg: StyleConfig, content: str | None, style: str, output: str |
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     hook = _Progress(cfg.steps * len(level_sizes(cfg)) * len(sweep or [0]), run_dir, save_every, progress)
     info = {"reprlab:network": net.description, "reprlab:config": json.dumps(to_dict(cfg))}
-    if sweep is None:
-        results = [stylize(net, content_x, style_x, cfg, hook)]
-        save_png(results[0].image, run_dir / "result.png", info)
-        save_png(results[0].image, output, info)
-        write_losses(results[0], run_dir)
-    else:
-        results = [stylize(net, content_x, style_x, dataclasses.replace(cfg, style_weight=b), hook) for b in sweep]
-        for b, r in zip(sweep, results):
-            save_png(r.image, run_dir / "sweep" / f"beta-{b:g}.png", {**info, "reprlab:style_weight": f"{b:g}"})
-            write_losses(r, run_dir / "sweep", f"losses-beta-{b:g}")
-        figure = sweep_figure(content_x, style_x, results, sweep, run_dir / "sweep.png", cfg.content_weight)
-        shutil.copyfile(figure, output)
-    hook.bar.close()
+    try:  # the progress bar is closed even when a step fails (e.g. out of memory)
+        if sweep is None:
+            results = [stylize(net, content_x, style_x, cfg, hook)]
+            save_png(results[0].image, run_dir / "result.png", info)
+            save_png(results[0].image, output, info)
+            write_losses(results[0], run_dir)
+        else:
+            results = [stylize(net, content_x, style_x, dataclasses.replace(cfg, style_weight=b), hook) for b in sweep]
+            for b, r in zip(sweep, results):
+                save_png(r.image, run_dir / "sweep" / f"beta-{b:g}.png", {**info, "reprlab:style_weight": f"{b:g}"})
+                write_losses(r, run_dir / "sweep", f"losses-beta-{b:g}")
+            figure = sweep_figure(content_x, style_x, results, sweep, run_dir / "sweep.png", cfg.content_weight)
+            shutil.copyfile(figure, output)
+    finally:
+        hook.bar.close()
     return results
 
 

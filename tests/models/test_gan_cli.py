@@ -52,6 +52,9 @@ def test_train_on_2d_points_writes_scatter_snapshots(tmp_path, capsys):
     assert np.load(run / "samples" / "step-000010.npy").shape == (2000, 2)
     _png_ok(run / "samples" / "step-000010.png")
     _png_ok(run / "figures" / "samples.png")
+    code, _, err = run_cli(capsys, "-q", "sample", str(run), "-n", "500", "-o", str(tmp_path / "points.png"))
+    assert code == 0, err
+    _png_ok(tmp_path / "points.png")
 
 
 @pytest.mark.parametrize("model,flags", [

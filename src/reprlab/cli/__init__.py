@@ -46,11 +46,6 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--split", default="test", choices=["train", "test", "all"], help="which split (default: test)")
 
 
-# (flag, type, help) of the StyleConfig options `reprlab stylize` exposes as flags.
-
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reprlab",

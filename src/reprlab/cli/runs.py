@@ -121,8 +121,16 @@ def cmd_sample(a: argparse.Namespace) -> int:
     model = load(a.run)
     if not model.can_sample:
         model.sample(a.n)  # raises the model's one-line explanation
-    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed))
-    path = save_image_grid(x, a.output)
+    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed)).cpu()
+    if x.ndim == 4:
+        path = save_image_grid(x, a.output)
+    elif x.shape[1:] == (2,):  # 2-D points (e.g. a GAN on ring8): a scatter plot
+        from ..viz.gan import save_points
+
+        path = save_points(x, a.output, title=f"{a.n} samples of {a.run}")
+    else:
+        raise UsageError(f"{a.run} generates vectors of size {x.shape[1]}, not images or 2-D points: "
+                         "use model.sample() from Python (reprlab.load) to get them")
     log.info(f"wrote {path}")
     return 0
 

@@ -1,6 +1,6 @@
 """Metrics computed on a trained model and a data set."""
 
-from .features import FeatureNet, classifier_features, inception_features
+from .features import FeatureClassifier, classifier_features, inception_features
 from .fid import fid_from_features, frechet_distance, image_quality, kid, precision_recall
 from .modes import VEEGAN_TABLE, mixture_mode_coverage, mode_coverage
 from .neighbors import knn_accuracy, map_quality, trustworthiness
@@ -8,7 +8,7 @@ from .reconstruction import encode_data, reconstruction_metrics
 from .subspace import decoder_columns, subspace_agreement
 
 __all__ = [
-    "FeatureNet", "VEEGAN_TABLE", "classifier_features", "fid_from_features", "frechet_distance", "image_quality",
+    "FeatureClassifier", "VEEGAN_TABLE", "classifier_features", "fid_from_features", "frechet_distance", "image_quality",
     "inception_features", "kid", "mixture_mode_coverage", "mode_coverage", "precision_recall",
     "decoder_columns", "encode_data", "knn_accuracy", "map_quality", "reconstruction_metrics", "subspace_agreement",
     "trustworthiness",

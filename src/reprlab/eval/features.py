@@ -46,7 +46,7 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "reprlab").expanduser()
 
 
-class FeatureNet(nn.Module):
+class FeatureClassifier(nn.Module):
     """(B, C, H, W) in [0, 1] -> logits (B, n_classes); :meth:`features` gives the penultimate layer (B, 128).
 
     conv3x3(C→16) ReLU maxpool2, conv3x3(16→32) ReLU maxpool2, linear(→128) ReLU, linear(128→n_classes):
@@ -76,12 +76,13 @@ class FeatureNet(nn.Module):
             raise UsageError(f"the feature network takes images of shape {self.input_shape}, got {tuple(x.shape[1:])}")
         was = self.training
         self.eval()
-        out = torch.cat([self.body(x[i : i + batch_size].float()) for i in range(0, len(x), batch_size)])
+        dev = next(self.parameters()).device
+        out = torch.cat([self.body(x[i : i + batch_size].to(dev).float()).cpu() for i in range(0, len(x), batch_size)])
         self.train(was)
         return out
 
 
-def _train_classifier(net: FeatureNet, train, epochs: int, seed: int, batch_size: int = 64) -> None:
+def _train_classifier(net: FeatureClassifier, train, epochs: int, seed: int, batch_size: int = 64) -> None:
     """Adam (lr 3e-3, cosine-annealed to 0 over the run) on cross-entropy, ``epochs`` passes in a seeded order."""
     from ..data.base import TensorBatches
 
@@ -102,7 +103,7 @@ def _train_classifier(net: FeatureNet, train, epochs: int, seed: int, batch_size
 
 
 @torch.no_grad()
-def _accuracy(net: FeatureNet, data, batch_size: int = 1000) -> float:
+def _accuracy(net: FeatureClassifier, data, batch_size: int = 1000) -> float:
     correct = sum(int((net(data.x[i : i + batch_size]).argmax(1) == data.y[i : i + batch_size]).sum())
                   for i in range(0, len(data), batch_size))
     return correct / len(data)
@@ -113,7 +114,7 @@ def _paths(data_name: str, seed: int, root: Path) -> tuple[Path, Path]:
     return root / "features" / f"{stem}.safetensors", root / "features" / f"{stem}.json"
 
 
-def _load_cached(weights: Path, info_path: Path) -> FeatureNet:
+def _load_cached(weights: Path, info_path: Path) -> FeatureClassifier:
     """The cached classifier, or CheckpointError (one line) when it is missing, altered or unreadable."""
     from ..train.checkpoint import load_weights, sha256
 
@@ -124,14 +125,14 @@ def _load_cached(weights: Path, info_path: Path) -> FeatureNet:
         raise CheckpointError(f"feature-network cache {info_path} is missing or unreadable") from None
     if not weights.is_file() or sha256(weights) != digest:
         raise CheckpointError(f"feature-network cache {weights} is missing or fails its checksum (corrupt)")
-    net = FeatureNet(shape, n_classes)
+    net = FeatureClassifier(shape, n_classes)
     load_weights(weights, net)
     net.eval()
     net.test_accuracy, net.meta = info.get("test_accuracy"), info
     return net
 
 
-def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_path: Path, log: Callable) -> FeatureNet:
+def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_path: Path, log: Callable) -> FeatureClassifier:
     from ..data import load_dataset
     from ..train.checkpoint import save_weights, sha256
 
@@ -141,7 +142,7 @@ def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_pa
         raise UsageError(f"classifier features need a labelled image data set; {data_name!r} is not one")
     epochs = EPOCHS.get(data_name, DEFAULT_EPOCHS)
     log(f"training the {ARCH} feature classifier on {data_name} ({len(train)} images, {epochs} epochs, seed {seed})")
-    net = FeatureNet(train.sample_shape, train.num_classes)
+    net = FeatureClassifier(train.sample_shape, train.num_classes)
     start = time.perf_counter()
     _train_classifier(net, train, epochs, seed)
     seconds = time.perf_counter() - start
@@ -158,7 +159,7 @@ def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_pa
 
 
 def classifier_features(data_name: str = "mnist", *, data_dir=None, cache: str | os.PathLike | None = None,
-                        seed: int = 0, train: bool = True, log: Callable = print) -> FeatureNet:
+                        seed: int = 0, train: bool = True, log: Callable = print) -> FeatureClassifier:
     """The cached feature classifier of ``data_name`` (``mnist``, ``digits``, any labelled image data set).
 
     Loads ``<cache>/features/<data>-<ARCH>-seed<seed>.safetensors`` when it is present and intact;
@@ -201,13 +202,14 @@ class InceptionFeatures(nn.Module):
 
     @torch.no_grad()
     def features(self, x: Tensor, batch_size: int = 50) -> Tensor:
-        mean, std = torch.tensor(self.MEAN).view(1, 3, 1, 1), torch.tensor(self.STD).view(1, 3, 1, 1)
+        dev = next(self.parameters()).device
+        mean, std = torch.tensor(self.MEAN, device=dev).view(1, 3, 1, 1), torch.tensor(self.STD, device=dev).view(1, 3, 1, 1)
         out = []
         for i in range(0, len(x), batch_size):
-            b = x[i : i + batch_size].float()
+            b = x[i : i + batch_size].to(dev).float()
             b = b.expand(-1, 3, -1, -1) if b.shape[1] == 1 else b  # (B, 3, H, W)
             b = F.interpolate(b, size=(299, 299), mode="bilinear", align_corners=False)
-            out.append(self.net((b - mean) / std))  # (B, 2048)
+            out.append(self.net((b - mean) / std).cpu())  # (B, 2048)
         return torch.cat(out)
 
 

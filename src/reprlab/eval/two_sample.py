@@ -27,7 +27,7 @@ def mmd_rbf(a: Tensor, b: Tensor, bandwidths: tuple[float, ...] | None = None) -
     .. math::  \mathrm{MMD}^2_u = \frac{1}{n(n-1)}\sum_{i\ne j} k(a_i, a_j) + \frac{1}{m(m-1)}\sum_{i\ne j} k(b_i, b_j)
                - \frac{2}{nm}\sum_{i,j} k(a_i, b_j),\qquad k(x, y) = \sum_s e^{-\|x - y\|^2 / (2 s^2)}
 
-    ``bandwidths`` s default to the median pairwise distance of the pooled samples times
+    ``bandwidths`` s default to the median of the a–b and a–a pairwise distances times
     (0.5, 1, 2). Near 0 (possibly negative) when a and b come from the same distribution.
     """
     a, b = _check(a, b)

@@ -15,6 +15,7 @@ row i, the semi-supervised layout of the AAE paper.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 from typing import Callable
 
@@ -75,8 +76,10 @@ class RadialMixturePrior(Prior):
     def sample(self, n, generator=None, labels=None):
         if labels is None:
             labels = torch.randint(0, self.components, (n,), generator=generator)
+        elif int(labels.max()) >= self.components or int(labels.min()) < 0:
+            raise ConfigError(f"prior {self.name}: component labels must be in 0..{self.components - 1}, got {int(labels.max())}")
         eps = torch.randn(n, 2, generator=generator) * self.std.float() + torch.tensor([self.radius, 0.0])  # (n, 2), on the x-axis
-        return torch.einsum("nij,nj->ni", self.rotations[labels.long().cpu() % self.components].float(), eps)
+        return torch.einsum("nij,nj->ni", self.rotations[labels.long().cpu()].float(), eps)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) per row: (..., 2) -> (...), by log-sum-exp over the components."""
@@ -93,19 +96,31 @@ class SamplerPrior(Prior):
 
     def __init__(self, spec: str, dim: int):
         self.name, self.dim = spec, dim
-        self.fn = load_sampler(spec)
+        load_sampler(spec, check_only=True)
+        self.fn = None  # imported when first sampled: loading a run does not run code it names
 
     def sample(self, n, generator=None, labels=None):
+        self.fn = self.fn or load_sampler(self.name)
         z = torch.as_tensor(self.fn(n, generator), dtype=torch.float32)
         if z.shape != (n, self.dim):
             raise ConfigError(f"prior sampler {self.name} returned shape {tuple(z.shape)}, expected ({n}, {self.dim}) (code_dim)")
         return z
 
 
-def load_sampler(spec: str) -> Callable:
+def load_sampler(spec: str, check_only: bool = False) -> Callable | None:
+    """The function named ``package.module:function``; with ``check_only``, only check that such a
+    module exists (without importing, so without running it)."""
     module, _, attr = spec.partition(":")
     if not module or not attr:
         raise ConfigError(f"prior {spec!r}: use gaussian, mixture10 or a sampler 'package.module:function'")
+    if check_only:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ConfigError(f"prior {spec!r}: cannot import it (no module {module!r}); put the module on PYTHONPATH")
+        return None
     try:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:

@@ -158,8 +158,8 @@ class StyleResult:
 
     @property
     def style_loss_reduction(self) -> float:
-        """final / initial style loss (smaller is better)."""
-        return self.final_style_loss / self.initial_style_loss
+        """final / initial style loss (smaller is better; NaN when the start already matches)."""
+        return self.final_style_loss / self.initial_style_loss if self.initial_style_loss else math.nan
 
 
 def resolve_layers(net: FeatureNet, cfg: StyleConfig, with_content: bool = True) -> tuple[str, dict[str, float]]:

@@ -442,7 +442,7 @@ class Trainer:
             stop = bool(cfg.early_stopping_patience and bad_validations >= cfg.early_stopping_patience)
             if world > 1:
                 stop = bool(fabric.broadcast(stop, src=0))
-            if ckpt_now or stop:
+            if self.run_dir is not None and (ckpt_now or stop):
                 self._save_checkpoint(done, model, foptimizers, schedulers, trainer_state(done))
                 if self.is_main:
                     model.snapshot(self.run_dir, done)

@@ -97,6 +97,9 @@ class AdversarialAutoEncoder(ReprModel):
     def check_data(self, data: TensorData) -> None:
         if self.config.conditional and data.y is None:
             raise UsageError("aae: model.conditional needs labelled data (label -1 marks an unlabelled sample)")
+        if self.config.conditional and int(data.y.max()) >= self.n_labels - 1:
+            raise UsageError(f"aae: model.conditional takes labels 0..{self.n_labels - 2} (one per prior component), "
+                             f"{data.name} has label {int(data.y.max())}; use a prior with more components")
         if self.config.loss == "bce" and (float(data.x.min()) < 0 or float(data.x.max()) > 1):
             raise UsageError(f"aae: the cross-entropy loss needs data in [0, 1]; {data.name} is not: use model.loss=mse")
 

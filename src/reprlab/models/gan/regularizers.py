@@ -94,7 +94,7 @@ def roth_penalty(D: Discriminator, x_real: Tensor, x_fake: Tensor, gamma: float)
 def instance_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
     r"""Instance noise: the discriminator sees :math:`x + \sigma \varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`,
     for real and generated samples alike, so that the two distributions overlap (Sønderby et al. 2017);
-    σ is annealed to 0 during training."""
+    the caller anneals σ to 0 (:meth:`reprlab.models.gan.model.GAN.noise_std`)."""
     if sigma <= 0:
         return x
     return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
