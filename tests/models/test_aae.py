@@ -159,3 +159,13 @@ def test_conditional_aae_needs_labels():
     model = AdversarialAutoEncoder(AAEConfig(conditional=True, prior="mixture10"), data.sample_shape)
     with pytest.raises(UsageError, match="labelled"):
         model.check_data(TensorData(data.x))
+
+
+def test_aae_wgan_clips_its_code_discriminator_to_the_configured_bound():
+    model = AdversarialAutoEncoder(AAEConfig(gan_loss="wgan", clip=0.05, hidden=(16,), d_hidden=(8,)), (64,))
+    with torch.no_grad():
+        for p in model.discriminator.parameters():
+            p.mul_(100.0)
+    model.after_update("discriminator")
+    w = torch.cat([p.flatten() for p in model.discriminator.parameters()])
+    assert w.abs().max().item() == pytest.approx(0.05)

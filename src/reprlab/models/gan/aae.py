@@ -34,7 +34,7 @@ from ..base import ReprModel, Update
 from ..priors import make_prior
 from ..registry import register_model
 from .losses import get_loss
-from .regularizers import get_regularizer, wgan_gradient_penalty
+from .regularizers import clip_weights, discriminator_objective, get_regularizer
 
 
 @dataclass
@@ -49,6 +49,8 @@ class AAEConfig:
     gan_loss: Literal["minimax", "ns", "logratio", "wgan", "wgan-gp"] = option("ns", "adversarial loss on the codes")
     reg: Literal["none", "r1", "r2", "gp", "roth"] = option("none", "regularizer of the code discriminator")
     gamma: float = option(1.0, "weight γ of the regularizer", ge=0)
+    gp_weight: float = option(10.0, "gan_loss=wgan-gp: weight λ of the gradient penalty", ge=0)
+    clip: float = option(0.01, "gan_loss=wgan: clip the code discriminator's weights to [-clip, clip]", gt=0)
     d_hidden: tuple[int, ...] = option((256, 256), "code discriminator's hidden widths", ge=1)
     lr_d: float | None = option(None, "discriminator learning rate (null: train.lr)", gt=0)
     lr_g: float | None = option(None, "encoder's adversarial learning rate (null: train.lr)", gt=0)
@@ -131,21 +133,13 @@ class AdversarialAutoEncoder(ReprModel):
             return {"loss": self.loss_fns.generator(self.D(self.encoder(x), y))}
         z_fake = self.encoder(x).detach()
         z_real = self.prior_sample(x.shape[0], z_fake, y)
-        D = lambda z: self.D(z, y)  # noqa: E731
-        t_real, t_fake = D(z_real), D(z_fake)
-        loss = self.loss_fns.discriminator(t_real, t_fake)
-        out = {"adversarial": loss.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
-        if self.config.gan_loss == "wgan-gp":
-            loss = loss + wgan_gradient_penalty(D, z_real, z_fake, 10.0)
-        if self.regularizer is not None:
-            loss = loss + self.regularizer(D, z_real, z_fake, self.config.gamma)
-        return {"loss": loss, **out}
+        c = self.config
+        return discriminator_objective(self.loss_fns, lambda z: self.D(z, y), z_real, z_fake, wgan_gp=c.gan_loss == "wgan-gp",
+                                       gp_weight=c.gp_weight, regularizer=self.regularizer, reg_name=c.reg, gamma=c.gamma)
 
     def after_update(self, update: str) -> None:
         if update == "discriminator" and self.config.gan_loss == "wgan":
-            with torch.no_grad():
-                for p in self.discriminator.parameters():
-                    p.clamp_(-0.01, 0.01)
+            clip_weights(self.discriminator, self.config.clip)
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, Tensor]:

@@ -33,7 +33,7 @@ from ...nets import MLP, ConvDecoder, ConvEncoder
 from ..base import ReprModel, Update
 from ..registry import register_model
 from .losses import get_loss
-from .regularizers import get_regularizer, instance_noise, wgan_gradient_penalty
+from .regularizers import clip_weights, discriminator_objective, get_regularizer, instance_noise
 
 
 @dataclass
@@ -127,19 +127,8 @@ class GAN(ReprModel):
         c, sigma = self.config, self.noise_std()
         if sigma > 0:
             x_real, x_fake = instance_noise(x_real, sigma), instance_noise(x_fake, sigma)
-        t_real, t_fake = self.D(x_real), self.D(x_fake)
-        adv = self.loss_fns.discriminator(t_real, t_fake)
-        loss = adv
-        out = {"adversarial": adv.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
-        if c.loss == "wgan-gp":
-            gp = wgan_gradient_penalty(self.D, x_real, x_fake, c.gp_weight)
-            loss = loss + gp
-            out["gp"] = gp.detach()
-        if self.regularizer is not None:
-            reg = self.regularizer(self.D, x_real, x_fake, c.gamma)
-            loss = loss + reg
-            out[c.reg] = reg.detach()
-        return {"loss": loss, **out}
+        return discriminator_objective(self.loss_fns, self.D, x_real, x_fake, wgan_gp=c.loss == "wgan-gp",
+                                       gp_weight=c.gp_weight, regularizer=self.regularizer, reg_name=c.reg, gamma=c.gamma)
 
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x
@@ -156,9 +145,7 @@ class GAN(ReprModel):
         if update == "discriminator":
             self.d_steps += 1
             if c.loss == "wgan":
-                with torch.no_grad():
-                    for p in self.discriminator.parameters():
-                        p.clamp_(-c.clip, c.clip)
+                clip_weights(self.discriminator, c.clip)
         elif self.generator_ema is not None:
             with torch.no_grad():  # θ_ema ← β θ_ema + (1 − β) θ; buffers (BatchNorm statistics) copied
                 for pe, p in zip(self.generator_ema.parameters(), self.generator.parameters()):

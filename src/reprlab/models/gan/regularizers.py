@@ -120,3 +120,29 @@ def get_regularizer(name: str, probabilistic: bool = True):
     if name in NEEDS_PROBABILITY and not probabilistic:
         raise ConfigError(f"regularizer {name!r} needs D(x) = σ(t) to be a probability; use it with loss minimax, ns or logratio")
     return REGULARIZERS[name]
+
+
+def discriminator_objective(loss_fns, D: Discriminator, x_real: Tensor, x_fake: Tensor, *, wgan_gp: bool = False,
+                            gp_weight: float = 10.0, regularizer=None, reg_name: str = "", gamma: float = 0.0) -> dict[str, Tensor]:
+    """The discriminator's full loss on a real and a (detached) fake batch, shared by every
+    adversarial model (GAN, AAE, Tempered GAN): :math:`L_D(D(x), D(\\tilde x))`, plus WGAN-GP's
+    penalty when ``wgan_gp``, plus ``regularizer`` (weight ``gamma``). Returns ``loss`` and the
+    detached terms to log (``adversarial``, ``t_real``, ``t_fake``, ``gp``, ``<reg_name>``)."""
+    t_real, t_fake = D(x_real), D(x_fake)
+    adv = loss_fns.discriminator(t_real, t_fake)
+    loss = adv
+    out = {"adversarial": adv.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
+    if wgan_gp:
+        gp = wgan_gradient_penalty(D, x_real, x_fake, gp_weight)
+        loss, out["gp"] = loss + gp, gp.detach()
+    if regularizer is not None:
+        reg = regularizer(D, x_real, x_fake, gamma)
+        loss, out[reg_name] = loss + reg, reg.detach()
+    return {"loss": loss, **out}
+
+
+@torch.no_grad()
+def clip_weights(module, c: float) -> None:
+    """WGAN's weight clipping (Arjovsky et al. 2017): every parameter of ``module`` into [−c, c]."""
+    for p in module.parameters():
+        p.clamp_(-c, c)
