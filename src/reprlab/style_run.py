@@ -23,7 +23,7 @@ from . import __version__
 from .config import to_dict
 from .data.photos import read_photo
 from .errors import UsageError
-from .models.style import StyleConfig, StyleResult, level_sizes, resolve_layers, stylize
+from .models.style import StyleConfig, StyleResult, check_image_sizes, level_sizes, resolve_layers, stylize
 from .nets.features import FeatureNet, build_feature_net
 
 log = logging.getLogger("reprlab")
@@ -112,6 +112,7 @@ def run_stylize(cfg: StyleConfig, content: str | None, style: str, output: str |
         cfg = dataclasses.replace(cfg, init="noise", content_weight=0.0)
     net = build_net(cfg)
     resolve_layers(net, cfg, content is not None and cfg.content_weight > 0)  # bad layers fail before any output
+    check_image_sizes(cfg, net, content=content_x, style=style_x)  # so do images too small for the net
     log.info(f"feature network: {net.description}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -114,6 +114,21 @@ def test_pyramid_runs_coarse_to_fine_and_ends_at_full_size(net, photos):
     assert max(r.image.shape[-2:]) == 40 and r.final_style_loss < r.initial_style_loss
 
 
+def test_images_too_small_for_vgg19_are_refused_in_one_line_before_any_step(photos):
+    from reprlab.errors import UsageError
+    from reprlab.nets.features import VGG19Features
+
+    vgg = VGG19Features(None)  # random weights: only its shape rules matter here
+    panorama = torch.rand(1, 3, 20, 200)
+    with pytest.raises(UsageError, match=r"only 3 px on its short side at 32 px") as e:  # 200 x 20 at 32 px: 3 px high
+        stylize(vgg, panorama, photos[1], StyleConfig(size=32, steps=1))
+    assert "\n" not in str(e.value) and "VGG-19" in str(e.value)
+    with pytest.raises(UsageError, match="the pyramid's coarsest level"):  # 48 x 32 at 64 / 4 = 16 px: 11 px high
+        stylize(vgg, *photos, StyleConfig(size=64, steps=1, pyramid=3))
+    # the random net has no pooling: the same sizes are fine for it (see the pyramid test at 20 px)
+    stylize(RandomMultiScaleNet((3,), 4, seed=0), panorama, photos[1], StyleConfig(size=32, steps=1))
+
+
 def test_colour_preservation_keeps_the_contents_chroma_in_yuv(net, photos):
     content, style = photos
     r = stylize(net, content, style, StyleConfig(size=48, steps=20, preserve_color=True, style_weight=1e4))
@@ -171,7 +186,8 @@ def test_cli_texture_and_sweep(tmp_path, capsys):
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     (tmp_path / "bad.png").write_bytes(b"this is not a png")
     Image.new("RGB", (8, 12)).save(tmp_path / "tiny.png")
-    args = [str(tmp_path / "bad.png") if a == "BAD" else str(tmp_path / "tiny.png") if a == "TINY" else a for a in args]
+    files = {"BAD": "bad.png", "TINY": "tiny.png"}
+    args = [str(tmp_path / files[a]) if a in files else a for a in args]
     code, _, err = run_cli(capsys, "stylize", "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1",
                            "--random-sizes", "3", "--random-filters", "4", "--run-dir", str(tmp_path / "r"), *args)
     assert code == 2 and message in error_line(err)

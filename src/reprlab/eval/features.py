@@ -213,20 +213,6 @@ class InceptionFeatures(nn.Module):
         return torch.cat(out)
 
 
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """A state dict from ``.safetensors`` or a tensors-only ``.pth`` (``weights_only=True``: no code runs)."""
-    if not path.is_file():
-        raise CheckpointError(f"Inception weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # safetensors, pickle and I/O failures alike
-        raise CheckpointError(f"{path} is not a readable Inception state dict ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-
-
 def inception_features(weights: str | os.PathLike | None = None) -> InceptionFeatures:
     """The standard Inception-FID feature extractor (2048-d pool3), see :class:`InceptionFeatures`.
 
@@ -237,7 +223,9 @@ def inception_features(weights: str | os.PathLike | None = None) -> InceptionFea
     slightly from published numbers.
     """
     if weights is not None:
-        return InceptionFeatures(_read_state_dict(Path(weights).expanduser()))
+        from ..train.checkpoint import read_foreign_state_dict
+
+        return InceptionFeatures(read_foreign_state_dict(Path(weights).expanduser(), "give torchvision's inception_v3 state dict (.pth or .safetensors)"))
     from torchvision.models import Inception_V3_Weights
 
     hub = Path(torch.hub.get_dir()) / "checkpoints"

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..config import option
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..nets.features import RANDOM_SIZES, FeatureNet
 
 
@@ -249,6 +249,23 @@ def level_sizes(cfg: StyleConfig) -> list[int]:
     return sorted(set(sizes))
 
 
+def check_image_sizes(cfg: StyleConfig, net: FeatureNet, **images: Tensor | None) -> None:
+    """Refuse, in one line, an image whose short side falls under the network's ``min_side`` at the
+    pyramid's coarsest level (a panorama at a small ``size``), where the network would fail."""
+    coarsest, need = level_sizes(cfg)[0], net.min_side
+    for name, img in images.items():
+        if img is None:
+            continue
+        h, w = img.shape[-2:]
+        short = round(min(h, w) * coarsest / max(h, w))
+        if short < need:
+            raise UsageError(
+                f"the {name} image ({h}x{w}) is only {short} px on its short side at {coarsest} px on the long side "
+                f"(the pyramid's coarsest level); {net.description} needs {need}: raise --size, use fewer "
+                "--pyramid levels, or crop the image"
+            )
+
+
 def stylize(net: FeatureNet, content: Tensor | None, style: Tensor, cfg: StyleConfig,
             on_step: Callable[[dict, Tensor], None] | None = None) -> StyleResult:
     """Transfer the style of ``style`` onto ``content`` (texture synthesis when ``content`` is None).
@@ -258,6 +275,7 @@ def stylize(net: FeatureNet, content: Tensor | None, style: Tensor, cfg: StyleCo
     on luminance only and the result takes the content's chroma (U, V). ``on_step(row, x)`` is
     called after every feature-network evaluation (progress bar, intermediate images).
     """
+    check_image_sizes(cfg, net, content=content, style=style)
     t0 = time.perf_counter()
     device = next(net.buffers()).device
     content = None if content is None else content.to(device)

@@ -40,6 +40,8 @@ class FeatureNet(nn.Module):
     #: recompute the activations between requested layers in the backward pass (gradient
     #: checkpointing) instead of keeping them: less memory for large images, one more forward
     recompute: bool = False
+    #: the shortest image side (pixels) the network accepts
+    min_side: int = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,6 +72,8 @@ class VGG19Features(FeatureNet):
     pooling : ``"avg"`` (Gatys et al.: better gradient flow, smoother images) or ``"max"``.
     source : how the weights were obtained, for :attr:`description`.
     """
+
+    min_side = 16  # four poolings before conv5_1: a shorter side leaves no feature map there
 
     default_content = VGG19_CONTENT
     default_style = VGG19_STYLE
@@ -178,25 +182,6 @@ def vgg19_expected_shapes() -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in _vgg19_features().state_dict(prefix="features.").items()}
 
 
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    if not path.is_file():
-        raise UsageError(f"weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # safetensors, pickle and zip each raise their own types
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise CheckpointError(f"{path} is not a readable weights file ({reason}); give a torchvision VGG-19 state dict (.pth or .safetensors)") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} does not hold a state dict of tensors; give a torchvision VGG-19 state dict")
-    return state
-
-
 def load_vgg19_state_dict(path: str | Path) -> dict[str, Tensor]:
     """The ``features.*`` tensors of a VGG-19 weights file in torchvision's format, validated.
 
@@ -205,7 +190,9 @@ def load_vgg19_state_dict(path: str | Path) -> dict[str, Tensor]:
     refused with a one-line :class:`CheckpointError` naming the first mismatch.
     """
     path = Path(path)
-    state = _read_state_dict(path)
+    from ..train.checkpoint import read_foreign_state_dict
+
+    state = read_foreign_state_dict(path, "give a torchvision VGG-19 state dict (.pth or .safetensors)")
     expected = vgg19_expected_shapes()
     features = {k: v for k, v in state.items() if k.startswith("features.")}
     missing = [k for k in expected if k not in features]

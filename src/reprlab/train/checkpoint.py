@@ -203,6 +203,31 @@ def latest_valid(checkpoint_dir: Path, log=None) -> Path | None:
     return None
 
 
+def read_foreign_state_dict(path: str | Path, hint: str) -> dict[str, Tensor]:
+    """A state dict of tensors from a weights file the user brings (pretrained nets).
+
+    ``.safetensors`` is read with safetensors; anything else with ``torch.load(weights_only=True)``,
+    which refuses pickled code. A ``{"state_dict": {...}}`` wrapper is unwrapped. Every failure is a
+    one-line :class:`CheckpointError` ending with ``hint`` (what to give instead).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} does not exist; {hint}")
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # safetensors, pickle, zip and I/O each raise their own types
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"{path} is not a readable weights file ({reason}); {hint}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} does not hold a state dict of tensors; {hint}")
+    return state
+
+
 def load_weights(path: Path, model: torch.nn.Module, *, strict: bool = True) -> None:
     """Load a safetensors weight file into ``model``, with one-line errors for every failure."""
     if not Path(path).is_file():
