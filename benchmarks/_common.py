@@ -6,7 +6,8 @@ puts ``benchmarks/`` on ``sys.path``) and uses:
 - :func:`interleaved` to time contenders A B C A B C ... (after a discarded warm-up round),
 - :func:`median` for the summary,
 - :func:`machine_info` and :func:`git_commit` for the record,
-- :func:`write_result` to write ``benchmarks/results/<name>.json`` in the agreed format,
+- :func:`write_result` to write ``benchmarks/results/<name>.json`` in the agreed format
+  (``$REPRLAB_BENCH_RESULTS/<name>.json`` when that is set),
 - :func:`data_dir` for the folder of real data sets,
 - :func:`print_table` for the human-readable table.
 """
@@ -25,7 +26,8 @@ from typing import Callable
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+# ``reprlab tour --full`` points this elsewhere so that a rerun leaves the committed results alone
+RESULTS_DIR = Path(os.environ.get("REPRLAB_BENCH_RESULTS") or BENCH_DIR / "results")
 
 
 def data_dir() -> Path:

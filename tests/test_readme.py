@@ -28,7 +28,9 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = [
         line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))
     ]
-    assert ci_lines == [_readme_commands()[1]]
+    # besides it, only the optional, never-failing install of Chromium for the report's browser test
+    assert ci_lines[-1] == _readme_commands()[1]
+    assert all("chromium" in line and line.endswith("|| true") for line in ci_lines[:-1]) and len(ci_lines) <= 2
 
 
 def test_every_readme_number_comes_from_a_committed_benchmark_result():

@@ -4,9 +4,13 @@ every section is present or reports its error."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
+import pytest
 from PIL import Image
 
 from reprlab.cli import main
@@ -43,17 +47,28 @@ def _parse(path) -> _Page:
     return page
 
 
-def test_quick_tour_writes_a_self_contained_report(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("REPRLAB_DATA", raising=False)
-    monkeypatch.setattr(tour, "SECTIONS", {k: v for k, v in tour.SECTIONS.items()})
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """The quick tour of one real section, one broken on purpose and the benchmarks' committed results."""
+    out = tmp_path_factory.mktemp("tour")
 
     def broken(ctx, section):
         raise RuntimeError("this section is broken on purpose")
 
-    tour.SECTIONS["broken"] = ("A broken section", broken)
-    assert main(["tour", "--quick", "--out", str(tmp_path), "--only", "autoencoder,broken"]) == 0
-    page = _parse(tmp_path / "report.html")
-    assert page.sections == ["autoencoder", "broken"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REPRLAB_DATA", raising=False)
+        mp.delenv("REPRLAB_BENCHMARKS", raising=False)
+        mp.setattr(tour, "SECTIONS", {**tour.SECTIONS, "broken": ("A broken section", broken)})
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["tour", "--quick", "--out", str(out), "--only", "autoencoder,broken,benchmarks"]) == 0
+    return out / "report.html", buf.getvalue()
+
+
+def test_quick_tour_writes_a_self_contained_report(quick_report):
+    report, printed = quick_report
+    page = _parse(report)
+    assert page.sections == ["autoencoder", "broken", "benchmarks"]
     assert len(page.images) >= 4
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
@@ -61,8 +76,35 @@ def test_quick_tour_writes_a_self_contained_report(tmp_path, monkeypatch, capsys
         img.verify()
         assert img.format == "PNG"
     assert any("broken on purpose" in e for e in page.errors)
-    out = capsys.readouterr().out
-    assert "autoencoder" in out and "failed" in out
+    assert "autoencoder" in printed and "failed" in printed
+
+
+PROBE = """<script>window.addEventListener("load", () => {
+  let broken = 0;
+  for (const img of document.images) if (!img.complete || img.naturalWidth === 0) { broken++; console.error("broken image " + img.alt); }
+  console.log("reprlab-probe images=" + document.images.length + " broken=" + broken);
+});</script>"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it "
+                    "when the package registry answers); manual check: README, 'Checking the report in a browser'")
+def test_report_renders_in_headless_chromium_without_console_errors(quick_report, tmp_path):
+    report, _ = quick_report
+    n_images = len(_parse(report).images)
+    page = tmp_path / "probe.html"  # the report plus a script that counts the images the browser decoded
+    page.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    run = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    # the report has no script of its own: the probe's line is the only console message
+    assert len(console) == 1 and f"reprlab-probe images={n_images} broken=0" in console[0], console
+    assert n_images >= 4
+    for key in ("autoencoder", "broken", "benchmarks"):
+        assert f'id="{key}"' in run.stdout  # the rendered DOM holds every section
 
 
 def test_unknown_tour_section_is_a_usage_error(tmp_path, capsys):

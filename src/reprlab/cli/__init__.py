@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     tour = sub.add_parser("tour", help="run the lecture's methods on embedded data and write an HTML report")
     tour.add_argument("--out", default="tour", help="output folder (default: ./tour)")
     tour.add_argument("--quick", action="store_true", help="a reduced budget (seconds): a smoke run")
+    tour.add_argument("--full", action="store_true",
+                      help="also run every script of benchmarks/ at its real settings (hours on a CPU) and report it")
+    tour.add_argument("--benchmarks", help="with --full: comma-separated benchmarks to run (default: all)")
     tour.add_argument("--only", help="comma-separated sections to run")
     tour.add_argument("--data-dir", help="folder with MNIST etc. (default: $REPRLAB_DATA); optional")
     tour.add_argument("--seed", type=int, default=0)

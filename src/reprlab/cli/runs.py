@@ -155,7 +155,10 @@ def cmd_data(a: argparse.Namespace) -> int:
 def cmd_tour(a: argparse.Namespace) -> int:
     from ..report.tour import run_tour
 
-    sections = [s.strip() for s in a.only.split(",")] if a.only else None
-    report = run_tour(Path(a.out), quick=a.quick, only=sections, data_dir=a.data_dir, seed=a.seed)
+    def names(text):
+        return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+    report = run_tour(Path(a.out), quick=a.quick, full=a.full, only=names(a.only), benchmarks=names(a.benchmarks),
+                      data_dir=a.data_dir, seed=a.seed)
     log.info(f"report: {report}")
     return 0

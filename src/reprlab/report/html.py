@@ -18,7 +18,7 @@ th{background:#f5f5f5} .num{text-align:right;font-variant-numeric:tabular-nums}
 figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top} figcaption{color:#555;font-size:.9em;max-width:480px}
 img{max-width:480px;image-rendering:pixelated;border:1px solid #eee}
 .error{background:#fff0f0;border:1px solid #e99;padding:.6em;white-space:pre-wrap;font-family:monospace}
-.ok{color:#080} .failed{color:#b00} code{background:#f5f5f5;padding:0 .2em}
+.ok{color:#080} .failed{color:#b00} .skipped{color:#a60} code{background:#f5f5f5;padding:0 .2em}
 """
 
 
@@ -47,8 +47,16 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
+def _status(s: Section) -> str:
+    if s.error:
+        return '<span class="failed">failed</span>'
+    if s.summary.startswith("Skipped"):
+        return '<span class="skipped">skipped</span>'
+    return '<span class="ok">ok</span>'
+
+
 def render_section(s: Section) -> str:
-    status = '<span class="failed">failed</span>' if s.error else '<span class="ok">ok</span>'
+    status = _status(s)
     out = [f'<section id="{html.escape(s.key)}"><h2>{html.escape(s.title)} — {status} <small>({s.seconds:.1f} s)</small></h2>']
     if s.summary:
         out.append(f"<p>{html.escape(s.summary)}</p>")
@@ -76,13 +84,17 @@ def render_report(sections: list[Section], path: str | os.PathLike, title: str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     toc = "".join(
-        f'<li><a href="#{html.escape(s.key)}">{html.escape(s.title)}</a> {"(failed)" if s.error else ""}</li>' for s in sections
+        f'<tr><td><a href="#{html.escape(s.key)}">{html.escape(s.title)}</a></td><td>{_status(s)}</td>'
+        f"<td class=num>{s.seconds:.1f} s</td></tr>"
+        for s in sections
     )
+    total = sum(s.seconds for s in sections)
+    toc = f"<table><tr><th>section</th><th>status</th><th>time</th></tr>{toc}<tr><th>total</th><td></td><td class=num>{total:.1f} s</td></tr></table>"
     body = "\n".join(render_section(s) for s in sections)
     page = (
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-        f'<p class="sub">{html.escape(subtitle)} — generated {when}</p><ul>{toc}</ul>{body}</body></html>'
+        f'<p class="sub">{html.escape(subtitle)} — generated {when}</p>{toc}{body}</body></html>'
     )
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(page, encoding="utf-8")

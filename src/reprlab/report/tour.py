@@ -28,9 +28,12 @@ class TourContext:
     quick: bool
     seed: int
     data_dir: str | None
+    full: bool = False  # also run benchmarks/ at their real settings (the "benchmarks" section)
+    benchmarks: list[str] | None = None  # with full: only these benchmarks
 
-    def steps(self, full: int, quick: int = 60) -> int:
-        return quick if self.quick else full
+    def steps(self, default: int, quick: int = 60) -> int:
+        """The default budget's value, or the quick one's (``--quick``, a smoke run)."""
+        return quick if self.quick else default
 
     def run_dir(self, name: str) -> Path:
         return self.out / "runs" / name
@@ -87,7 +90,7 @@ def autoencoder_digits(ctx: TourContext, s: Section) -> None:
     k = 16
     s.summary = (
         "An MLP auto-encoder (64-256-64-16 and back) trained with the lecture's two reconstruction losses. "
-        "PCA with the same number of components is the best any *linear* auto-encoder can do; the "
+        "PCA with the same number of components is the best any linear auto-encoder can do; the "
         "non-linear one should beat it on held-out digits."
     )
     s.settings = {"data": "digits (sklearn, 8x8), stratified 80/20 split", "code size d": k, "steps": steps,
@@ -114,7 +117,7 @@ def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
     if missing_files("mnist", ctx.data_dir):
         s.summary = "Skipped: MNIST is not in the data folder (set REPRLAB_DATA or --data-dir; `reprlab data` shows what is present)."
         return
-    steps = ctx.steps(1500, 40)
+    steps = ctx.steps(800, 40)
     s.summary = "A convolutional auto-encoder (two stride-2 blocks, d = 32) with the cross-entropy loss on MNIST."
     s.settings = {"data": "MNIST train (60k), test (10k)", "code size d": 32, "steps": steps, "batch": 128, "seed": ctx.seed}
     _, model, _ = _train(ctx, "ae-conv-mnist", "ae", [
@@ -209,15 +212,30 @@ def domain_adaptation(ctx: TourContext, s: Section) -> None:
     s.figures.append(("target accuracy per task, raw features vs mSDA", path))
 
 
-def run_tour(out: Path, *, quick: bool = False, only: list[str] | None = None, data_dir: str | None = None, seed: int = 0) -> Path:
-    """Run the tour's sections and write ``<out>/report.html``; returns its path."""
+def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[str] | None = None,
+             benchmarks: list[str] | None = None, data_dir: str | None = None, seed: int = 0) -> Path:
+    """Run the tour's sections and write ``<out>/report.html``; returns its path.
+
+    ``quick`` shrinks every budget to a smoke run; ``full`` also runs the scripts of
+    ``benchmarks/`` at their real settings (hours on a CPU) and reports their results.
+    """
+    if quick and full:
+        raise UsageError("--quick and --full contradict each other; choose one")
     if only:
         unknown = [k for k in only if k not in SECTIONS]
         if unknown:
             raise UsageError(f"unknown tour section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
+    if benchmarks:
+        from .benchmarks import benchmark_names, benchmarks_dir
+
+        if not full:
+            raise UsageError("--benchmarks chooses what --full runs; add --full (or run benchmarks/<name>.py yourself)")
+        if benchmarks_dir() is None:
+            raise UsageError("--benchmarks: no benchmarks/ folder here; run from a checkout or set REPRLAB_BENCHMARKS")
+        benchmark_names(benchmarks_dir(), benchmarks)  # unknown names are a usage error before anything runs
     keys = only or list(SECTIONS)
     data_dir = data_dir or os.environ.get("REPRLAB_DATA")
-    ctx = TourContext(Path(out), quick, seed, data_dir)
+    ctx = TourContext(Path(out), quick, seed, data_dir, full, benchmarks)
     ctx.out.mkdir(parents=True, exist_ok=True)
     done: list[Section] = []
     for i, key in enumerate(keys, 1):
@@ -235,7 +253,7 @@ def run_tour(out: Path, *, quick: bool = False, only: list[str] | None = None, d
         log.info(f"    {'failed' if section.error else 'done'} in {section.seconds:.1f}s")
     report = render_report(
         done, ctx.out / "report.html", "reprlab tour",
-        f"{'quick' if quick else 'default'} budget, seed {seed}",
+        f"{'quick' if quick else 'full' if full else 'default'} budget, seed {seed}",
     )
     _print_summary(done)
     return report
@@ -256,3 +274,4 @@ def _print_summary(sections: list[Section]) -> None:
 # Sections of the other families register themselves on import, after the machinery above.
 from . import tour_representations  # noqa: E402,F401  (first: the lecture's order)
 from . import tour_adversarial  # noqa: E402,F401
+from . import benchmarks as _benchmarks_section  # noqa: E402,F401  (last: the benchmarks' results)

@@ -7,6 +7,7 @@ from .html import Section
 from .tour import TourContext, _train, tour_section
 
 RING_LOSSES = [("minimax", "none"), ("ns", "none"), ("wgan-gp", "none"), ("ns", "r1")]
+RING_STEPS = 1500  # default budget; benchmarks/gan_toy.py trains 15,000 steps, 3 seeds
 
 
 def _dirac(ctx: TourContext, s: Section) -> None:
@@ -31,7 +32,7 @@ def _ring(ctx: TourContext, s: Section) -> None:
 
     import torch
 
-    steps = ctx.steps(2000, 100)
+    steps = ctx.steps(RING_STEPS, 100)
     panels = []
     for loss, reg in RING_LOSSES:
         name = f"gan-ring8-{loss}-{reg}"
@@ -70,9 +71,9 @@ def gan(ctx: TourContext, s: Section) -> None:
         "`benchmarks/gan_toy.py` runs every loss x regularizer with seeds. Last, a DCGAN-style GAN on digits, "
         "scored by the Fréchet distance in the feature space of a small digit classifier (not Inception)."
     )
-    steps = ctx.steps(2000, 100)
-    s.settings = {"Dirac-GAN": "h = 0.1, start (1, 1)", "ring": "MLP 2 x 128, z ~ N(0, I_16), batch 256, "
-                  f"{ctx.steps(2000, 100)} steps", "digits": f"conv GAN (32, 64 channels), NS loss + R1 γ = 1, {steps} steps",
+    steps = ctx.steps(1200, 100)
+    s.settings = {"Dirac-GAN": f"h = 0.1, start (1, 1), {ctx.steps(500, 150)} steps", "ring": "MLP 2 x 128, z ~ N(0, I_16), "
+                  f"batch 256, {ctx.steps(RING_STEPS, 100)} steps (WGAN-GP: 5 critic steps per generator step)", "digits": f"conv GAN (32, 64 channels), NS loss + R1 γ = 1, {steps} steps",
                   "seed": ctx.seed}
     _dirac(ctx, s)
     _ring(ctx, s)
@@ -104,7 +105,7 @@ def aae(ctx: TourContext, s: Section) -> None:
     from ..viz import save_image_grid, traversal_grid
     from ..viz.gan import plot_point_panels
 
-    steps = ctx.steps(2500, 150)
+    steps = ctx.steps(1500, 150)
     s.summary = (
         "The lecture's \"GAN vs VAE\" figure (Makhzani et al. 2015): an auto-encoder whose 2-D codes a discriminator "
         "pushes to a prior (AAE), and a VAE whose KL term does, each with N(0, I) and with a mixture of 10 Gaussians. "
@@ -112,7 +113,10 @@ def aae(ctx: TourContext, s: Section) -> None:
         "(Sajjadi et al. 2018): the discriminator sees real digits through a lens L, which first hides what makes "
         "them real and returns to the identity as λ → 0."
     )
-    s.settings = {"encoder": "MLP 64-256-256-2 and back", "steps": steps, "batch": 128, "seed": ctx.seed}
+    lens_steps = ctx.steps(300, 40)
+    s.settings = {"AAE / VAE": f"MLP 64-256-256-2 and back, {steps} steps, batch 128",
+                  "Tempered GAN": f"conv GAN (32, 64 channels), lens for K = {lens_steps} steps, {2 * lens_steps} steps, batch 64",
+                  "seed": ctx.seed}
     test = load_dataset("digits", split="test", seed=ctx.seed)
     panels, models = [], {}
     for model_name, prior in (("aae", "gaussian"), ("aae", "mixture10"), ("vae", "gaussian"), ("vae", "mixture10")):
@@ -131,7 +135,6 @@ def aae(ctx: TourContext, s: Section) -> None:
                       plot_point_panels(panels, ctx.figure("aae", "codes.png"), labels=test.y.numpy(), ncol=4, lim=8.0)))
     s.figures.append(("AAE with N(0, I): images decoded along the Gaussian percentiles of each code dimension",
                       save_image_grid(traversal_grid(models["AAE, N(0, I)"], 15, prior="gaussian"), ctx.figure("aae", "percentiles.png"), nrow=15)))
-    lens_steps = ctx.steps(1000, 40)
     _train(ctx, "tempered-digits", "tempered-gan", [
         ("model.arch", "conv"), ("model.channels", [32, 64]), ("model.latent_dim", 32), ("model.lens_steps", lens_steps),
         ("data.val_fraction", 0.0), ("train.max_steps", 2 * lens_steps), ("train.batch_size", 64),

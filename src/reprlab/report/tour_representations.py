@@ -116,7 +116,7 @@ def vae_digits(ctx: TourContext, s: Section) -> None:
     from ..data import load_dataset
     from ..eval.likelihood import iwae_nll
 
-    steps, k = ctx.steps(3000, 300), ctx.steps(1000, 50)
+    steps, k = ctx.steps(2000, 300), ctx.steps(1000, 50)
     s.summary = (
         "A VAE with a 2-D latent code (Kingma & Welling 2014): q(z|x) = N(μ, diag σ²), z = μ + σ ⊙ ε, "
         "Bernoulli decoder, loss = cross-entropy + KL(q ‖ N(0, I)). The ELBO bounds log p(x) from below; the "
@@ -166,7 +166,9 @@ def _style_network(quick: bool):
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
     if cached.is_file():
         return build_feature_net("vgg19", str(cached))
-    return RandomMultiScaleNet((3, 5, 7, 11), 16) if quick else RandomMultiScaleNet()
+    # the library's default net (8 sizes up to 55 px, 128 filters each) takes minutes here: the tour
+    # drops the two largest filters and halves the count (`reprlab stylize` keeps the default)
+    return RandomMultiScaleNet((3, 5, 7, 11), 16) if quick else RandomMultiScaleNet((3, 5, 7, 11, 15, 23, 37), 64)
 
 
 @tour_section("style", "Style transfer (Gatys et al.): content of one photograph, style (Gram matrices) of another")
@@ -178,9 +180,9 @@ def style_transfer(ctx: TourContext, s: Section) -> None:
 
     content, style = embedded_photo("china.jpg"), embedded_photo("flower.jpg")
     net = _style_network(ctx.quick)
-    cfg = StyleConfig(size=ctx.steps(96, 48), steps=ctx.steps(100, 60), seed=ctx.seed)
+    cfg = StyleConfig(size=ctx.steps(80, 48), steps=ctx.steps(80, 60), seed=ctx.seed)
     betas = [1e1, 1e2, 1e3]
-    sweep_cfg = dataclasses.replace(cfg, size=ctx.steps(64, 40), steps=ctx.steps(60, 30))
+    sweep_cfg = dataclasses.replace(cfg, size=ctx.steps(56, 40), steps=ctx.steps(50, 30))
     with _torch_threads(1 if ctx.quick else None):  # 40-48 px: one thread is faster (far faster on a busy machine)
         _style_transfer_figures(ctx, s, net, content, style, cfg, sweep_cfg, betas)
 
