@@ -140,6 +140,9 @@ def test_domain_adaptation_section_skips_without_data_and_shows_msda_with_it(tmp
     s = Section("domain-adaptation", "t")
     tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(data_dir)), s)
     assert _metric(s, "msda: average target accuracy") > _metric(s, "raw: average target accuracy") + 0.02
+    # the domain shift: trained on the target's own labels beats trained on another domain's, raw features
+    in_domain = [m["value"] for m in s.metrics if m["metric"].startswith("in-domain accuracy on")]
+    assert in_domain and min(in_domain) > _metric(s, "raw: average target accuracy")
     assert s.figures[0][1].stat().st_size > 0
 
 
@@ -152,7 +155,7 @@ def test_latent_section_maps_codes_with_their_numbers_and_morphs(tmp_path):
     # t-SNE keeps neighbourhoods of the 16-D codes better than their first two principal components
     tsne_t = [m["value"] for m in s.metrics if "t-SNE perplexity 30" in m["metric"]]
     assert tsne_t and min(tsne_t) > _metric(s, "16-D codes, PCA: trustworthiness")
-    assert len(s.figures) == 5 and all(p.stat().st_size > 0 for _, p in s.figures)
+    assert len(s.figures) == 6 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
@@ -215,3 +218,18 @@ def test_aae_section_draws_four_code_maps_and_the_lens(tmp_path):
     captions = [c for c, _ in s.figures]
     assert any("four panels" in c for c in captions) and any("lens" in c for c in captions)
     assert all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_stacked_section_compares_pretraining_with_none_on_held_out_digits(tmp_path):
+    from reprlab.report.html import Section
+
+    s = Section("stacked", "t")
+    tour.SECTIONS["stacked"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    errors = {m["metric"].split(":")[0]: m["value"] for m in s.metrics}
+    assert set(errors) == {"SdA-3", "SAA-3", "no pre-training"}
+    assert all(0 <= e < 0.9 for e in errors.values())  # better than chance (0.9) even after the quick budget
+    assert all("MNIST" in m["reference"] for m in s.metrics)  # the papers' numbers, with their data set named
+    # the runs are real sdae runs: pre-training left its layer runs, and none without pre-training
+    assert (tmp_path / "runs" / "sdae-sda-3-digits" / "pretrain" / "layer3").is_dir()
+    assert not (tmp_path / "runs" / "sdae-no-digits" / "pretrain").exists()
+    assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)

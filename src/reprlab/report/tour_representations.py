@@ -10,7 +10,7 @@ from .html import Section
 from .tour import TourContext, _train, tour_section
 
 
-@tour_section("latent", "Looking at codes: 2-D codes, PCA, t-SNE at several perplexities and seeds, morphing")
+@tour_section("latent", "Looking at codes: 2-D codes, PCA, metric MDS, t-SNE at several perplexities and seeds, morphing")
 def latent_maps(ctx: TourContext, s: Section) -> None:
     import torch
 
@@ -23,20 +23,23 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
     steps = ctx.steps(2000, 300)
     perplexities, seeds = ((5, 30), (0,)) if ctx.quick else ((5, 30, 100), (0, 1))
     s.summary = (
-        "An auto-encoder with a 2-D code is its own map; a 16-D code needs PCA or t-SNE. Every map comes with "
+        "An auto-encoder with a 2-D code is its own map; a 16-D code needs PCA, metric MDS (SMACOF: keep all "
+        "pairwise distances) or t-SNE (keep the neighbours). Every map comes with "
         "its trustworthiness T(10) (1 = no false neighbours) and the 10-NN label accuracy in the map and in the "
         "codes. t-SNE is drawn at several perplexities and random starts side by side: what changes between "
         "panels (cluster sizes, gaps, positions) is not in the data. Morphing decodes the straight line between "
         "two codes, and the grid of decoded 2-D codes shows the manifold the decoder learnt."
     )
     s.settings = {"data": "all 1,797 digits", "AEs": f"MLP 64-256-64-d, d = 2 and 16, cross-entropy, {steps} Adam steps",
+                  "MDS": f"scikit-learn SMACOF from classical MDS, {ctx.steps(100, 30)} iterations",
                   "t-SNE": f"openTSNE, perplexities {list(perplexities)}, random init, seeds {list(seeds)}", "seed": ctx.seed}
     runs = {}
     for d in (2, 16):
         _, runs[d], _ = _train(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
     images, labels = data.x.numpy(), data.y.numpy()
     z2, z16 = encode_data(runs[2], data).numpy(), encode_data(runs[16], data).numpy()
-    for title, z, m in (("2-D codes", z2, embed_2d(z2, "codes")), ("16-D codes, PCA", z16, embed_2d(z16, "pca"))):
+    for title, z, m in (("2-D codes", z2, embed_2d(z2, "codes")), ("16-D codes, PCA", z16, embed_2d(z16, "pca")),
+                        ("16-D codes, metric MDS", z16, embed_2d(z16, "mds", seed=ctx.seed, max_iter=ctx.steps(100, 30)))):
         q = map_quality(z, m.coords, labels)
         s.metrics.append({"metric": f"{title}: trustworthiness T(10)", "value": q["trustworthiness_k10"]})
         s.metrics.append({"metric": f"{title}: 10-NN accuracy in the map", "value": q["knn_accuracy_map"],
