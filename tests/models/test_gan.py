@@ -254,3 +254,25 @@ def test_lens_starts_as_identity_fools_the_discriminator_then_returns_to_identit
     Trainer(TrainConfig(max_steps=400, batch_size=64, progress=False, tensorboard=False)).fit(model, data)
     assert model.lam() == 0.0
     assert (model.lens(x) - x).pow(2).sum(1).mean().item() < 1e-3
+
+
+def test_lens_plays_against_the_discriminator_on_the_same_noisy_inputs(monkeypatch):
+    """With instance noise, D is trained on x + σε; the lens's adversarial term must see the same σ."""
+    from reprlab.models import TemperedGAN, TemperedGANConfig
+    from reprlab.models.gan import tempered
+
+    data = _ring()
+    seed_everything(0)
+    model = TemperedGAN(TemperedGANConfig(lens_steps=10, g_hidden=(8,), d_hidden=(8,), latent_dim=2,
+                                          instance_noise=0.5, instance_noise_steps=100), (2,))
+    model.d_steps += 40  # σ has decayed to 0.5 * (1 - 40/100) = 0.3
+    sigmas = []
+    real = tempered.instance_noise
+    monkeypatch.setattr(tempered, "instance_noise", lambda x, s, *a, **k: sigmas.append(s) or real(x, s, *a, **k))
+    model(data.take(torch.arange(32)), "lens")
+    assert sigmas == [pytest.approx(0.3), pytest.approx(0.3)]  # L(x) and G(z) alike
+    torch.manual_seed(0)
+    noisy = model(data.take(torch.arange(32)), "lens")["adversarial"]
+    model.config.instance_noise = 0.0
+    torch.manual_seed(0)
+    assert model(data.take(torch.arange(32)), "lens")["adversarial"] != noisy  # the noise reaches D

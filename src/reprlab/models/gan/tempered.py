@@ -32,6 +32,7 @@ from ...data.base import Batch
 from ..base import Update
 from ..registry import register_model
 from .model import GAN, GANConfig
+from .regularizers import instance_noise
 
 
 def lens_weight(t: int, k: int) -> float:
@@ -104,7 +105,9 @@ class TemperedGAN(GAN):
                 x_lens = self.lens(x)
             return self.discriminator_loss(x_lens, x_fake)
         x_lens = self.lens(x)
-        adversarial = -self.loss_fns.discriminator(self.D(x_lens), self.D(x_fake))  # L_L^A = −L_D
+        sigma = self.noise_std()  # the lens plays against the discriminator as it is trained: on x + σε
+        d_real, d_fake = self.D(instance_noise(x_lens, sigma)), self.D(instance_noise(x_fake, sigma))
+        adversarial = -self.loss_fns.discriminator(d_real, d_fake)  # L_L^A = −L_D
         reconstruction = (x_lens - x).flatten(1).pow(2).sum(1).mean()  # L_L^R
         lam = self.lam()
         return {"loss": lam * adversarial + reconstruction, "adversarial": adversarial.detach(),
