@@ -47,12 +47,14 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
+def status_word(s: Section) -> str:
+    """``failed`` (it raised), ``skipped`` (its summary starts with "Skipped": data absent) or ``ok``."""
+    return "failed" if s.error else "skipped" if s.summary.startswith("Skipped") else "ok"
+
+
 def _status(s: Section) -> str:
-    if s.error:
-        return '<span class="failed">failed</span>'
-    if s.summary.startswith("Skipped"):
-        return '<span class="skipped">skipped</span>'
-    return '<span class="ok">ok</span>'
+    word = status_word(s)
+    return f'<span class="{word}">{word}</span>'
 
 
 def render_section(s: Section) -> str:

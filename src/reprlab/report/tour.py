@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
-from .html import Section, render_report
+from .html import Section, render_report, status_word
 
 log = logging.getLogger("reprlab")
 
@@ -323,8 +323,7 @@ def _print_summary(sections: list[Section]) -> None:
             f"{m['metric']}: {m['value']:.4g}" if isinstance(m["value"], float) else f"{m['metric']}: {m['value']}"
             for m in s.metrics[:3]
         )
-        status = "failed" if s.error else ("skipped" if s.summary.startswith("Skipped") else "ok")
-        lines.append(f"{s.key:<22} {status:<8} {s.seconds:>6.1f}s  {nums}")
+        lines.append(f"{s.key:<22} {status_word(s):<8} {s.seconds:>6.1f}s  {nums}")
     print("\n".join(lines))
 
 
