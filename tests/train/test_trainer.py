@@ -343,3 +343,36 @@ def test_lbfgs_refuses_weight_decay():
 
     with pytest.raises(ConfigError, match="weight_decay is not supported with train.optimizer=lbfgs"):
         TrainConfig(optimizer="lbfgs", weight_decay=1e-4)
+
+
+def _train_gan(freeze: bool, record=None):
+    from reprlab.models import GAN, GANConfig
+
+    seed_everything(0)
+    data = TensorData(torch.rand(96, 1, 8, 8, generator=torch.Generator().manual_seed(1)), name="tiny")
+    model = GAN(GANConfig(arch="conv", channels=(4, 8), latent_dim=4, n_critic=1), (1, 8, 8))
+    if record is not None:
+        model.after_update = lambda u: record.append((u, [p.grad.clone() for p in model.discriminator.parameters()]))
+    trainer = Trainer(TrainConfig(max_steps=6, batch_size=32, progress=False, tensorboard=False))
+    trainer.freeze_other_updates = freeze
+    trainer.fit(model, data)
+    return model
+
+
+def test_an_update_computes_no_gradient_for_parameters_only_other_updates_step():
+    frozen_run, plain_run = [], []
+    model = _train_gan(True, frozen_run)
+    _train_gan(False, plain_run)
+    # frozen: the generator's update leaves D's gradients as its own update left them; the plain
+    # recipe adds the generator loss's gradients to them (computed, then thrown away at D's next update)
+    for run, same in ((frozen_run, True), (plain_run, False)):
+        pairs = [(run[i][1], run[i + 1][1]) for i in range(0, len(run), 2)]
+        assert [run[i][0] for i in range(0, len(run), 2)] == ["discriminator"] * 6
+        assert all(all(torch.equal(a, b) for a, b in zip(d, g)) == same for d, g in pairs)
+    assert all(p.requires_grad for p in model.parameters())  # restored after each update
+
+
+def test_freezing_other_updates_changes_no_number():
+    a, b = _train_gan(True), _train_gan(False)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name

@@ -26,7 +26,7 @@ log = logging.getLogger("reprlab")
 
 # The lecture's order; scripts not named here run after these, alphabetically.
 ORDER = ["ae_pca", "sdae_mnist", "msda_amazon", "msda_speed", "tsne", "oneshot_omniglot", "vae_mnist",
-         "style_transfer", "gan_toy", "gan_mnist", "aae_mnist", "tempered_mnist", "train_throughput"]
+         "style_transfer", "gan_toy", "gan_mnist", "aae_mnist", "tempered_mnist", "train_throughput", "gan_throughput"]
 PAPER_KEYS = ("paper", "published")  # top-level keys of a result holding the papers' numbers
 
 

@@ -5,6 +5,11 @@ auto-encoder; critic then generator for a GAN, each on its own schedule ``step %
 
     for update u due at this step:  zero_grad(u) -> loss = model(batch, u) -> backward -> step(u)
 
+With several updates, the parameters that only *other* updates step are frozen
+(``requires_grad=False``) during u's forward and backward: their gradients would be thrown away
+(each update zeroes its own before its backward), so they are not computed (the generator's
+update of a GAN backpropagates through D to G without D's weight gradients: ~15 % less work).
+
 Around it: deterministic seeding, a progress bar, CSV/TensorBoard metrics, a NaN/Inf guard, periodic
 atomic checkpoints (:mod:`reprlab.train.checkpoint`) from which ``resume=True`` continues bit for bit,
 validation with early stopping, and learning-rate schedules. The same code runs on one CPU, one
@@ -13,6 +18,7 @@ GPU, or many processes (``devices=N`` through Fabric's launcher, or under ``torc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -133,6 +139,25 @@ def make_optimizer(cfg: TrainConfig, params, lr: float | None, betas) -> torch.o
     return cls(params, lr=lr, betas=tuple(betas or cfg.betas), weight_decay=cfg.weight_decay, fused=fused or None)
 
 
+def other_updates_parameters(updates) -> list[list[torch.nn.Parameter]]:
+    """For each update, the trainable parameters stepped by other updates and not by it."""
+    owned = [{id(p): p for p in u.parameters() if p.requires_grad} for u in updates]
+    every = {k: p for o in owned for k, p in o.items()}
+    return [[p for k, p in every.items() if k not in mine] for mine in owned]
+
+
+@contextlib.contextmanager
+def frozen(params):
+    """``requires_grad=False`` on ``params`` inside the block, restored after (also on error)."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 class Trainer:
     """Train any :class:`~reprlab.models.ReprModel` on in-memory data.
 
@@ -143,6 +168,10 @@ class Trainer:
         and ``summary.json``; None trains without writing anything (no checkpoints).
     run_config : the resolved full config (model, data, train) written as ``config.yaml``.
     """
+
+    #: freeze the parameters of other updates during an update (see the module docstring);
+    #: False computes (and discards) their gradients, as PyTorch's plain recipe does
+    freeze_other_updates: bool = True
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike | None = None, run_config: dict | None = None):
         self.cfg = config
@@ -316,6 +345,7 @@ class Trainer:
             raise ConfigError("resume needs a run directory")
 
         optimizers = [make_optimizer(cfg, u.parameters(), u.lr, u.betas) for u in updates]
+        others = other_updates_parameters(updates) if self.freeze_other_updates else [[] for _ in updates]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for o in optimizers]
         fmodel, *foptimizers = fabric.setup(model, *optimizers)
         if rank > 0:  # ranks draw different noise; rank 0's stream equals a 1-process run's
@@ -391,10 +421,11 @@ class Trainer:
 
         for step in range(start, cfg.max_steps):
             batch = batches.at_step(step)
-            for u, opt in zip(updates, foptimizers):
+            for i, (u, opt) in enumerate(zip(updates, foptimizers)):
                 if step % u.every:
                     continue
-                out = self._update(fmodel, opt, batch, u.name)
+                with frozen(others[i]):  # no gradient for what this update does not step
+                    out = self._update(fmodel, opt, batch, u.name)
                 model.after_update(u.name)
                 tracker.add(u.name, step, out)
             for s in schedulers:
