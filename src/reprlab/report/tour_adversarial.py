@@ -68,7 +68,9 @@ def gan(ctx: TourContext, s: Section) -> None:
         "plain GAN and WGAN training circles around the equilibrium (purely imaginary Jacobian eigenvalues) while "
         "the R1/R2 gradient penalties make it converge. On the ring of 8 Gaussians (σ = 0.02) each loss is scored "
         "with VEEGAN's protocol (modes captured, fraction of samples within 3σ of a mode); "
-        "`benchmarks/gan_toy.py` runs every loss x regularizer with seeds. Last, a DCGAN-style GAN on digits, "
+        "`benchmarks/gan_toy.py` runs every loss x regularizer with seeds. WGAN-GP takes 5 critic steps per generator "
+        "step, so it gets a fifth of the generator steps here, and it converges far more slowly anyway (its paper "
+        "trains the ring for 100,000 iterations): at this budget its samples are still a diffuse cloud. Last, a DCGAN-style GAN on digits, "
         "scored by the Fréchet distance in the feature space of a small digit classifier (not Inception)."
     )
     steps = ctx.steps(1200, 100)
