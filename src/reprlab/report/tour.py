@@ -132,7 +132,7 @@ def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
     s.figures.append(("training and validation loss", run / "figures" / "loss.png"))
 
 
-@tour_section("denoising", "Linear AE = PCA, and denoising auto-encoders on digits (masking noise)")
+@tour_section("denoising", "Linear AE = PCA, and denoising auto-encoders on digits (masking and Gaussian noise)")
 def denoising_digits(ctx: TourContext, s: Section) -> None:
     import torch
 
@@ -142,16 +142,17 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
 
     train_data = load_dataset("digits", split="train", seed=ctx.seed)
     test = load_dataset("digits", split="test", seed=ctx.seed)
-    steps, k, noise = ctx.steps(1500, 400), 10, "masking:0.25"
+    steps, k, noises = ctx.steps(1500, 400), 10, {"masking": "masking:0.25", "gaussian": "gaussian:0.2"}
     s.summary = (
         "A single-layer linear auto-encoder (tied weights, full-batch L-BFGS) spans the top-k principal "
-        "subspace: the cosines of the principal angles to sklearn's PCA subspace are 1. Then a denoising "
-        f"auto-encoder (q_D = {noise}: a quarter of the pixels zeroed) learns to fill in destroyed pixels; "
-        "the plain auto-encoder of the same size, trained on clean digits only, does not."
+        "subspace: the cosines of the principal angles to sklearn's PCA subspace are 1. Then two denoising "
+        "auto-encoders learn to undo a corruption q_D(x̃|x) — masking noise (a quarter of the pixels zeroed) and "
+        "additive Gaussian noise (σ = 0.2) — from pairs (x̃, x); the plain auto-encoder of the same size, trained "
+        "on clean digits only, does not."
     )
     s.settings = {"linear AE": f"k = {k}, tied, L-BFGS {ctx.steps(30, 10)} steps, float64, all training digits",
-                  "DAE / AE": f"the MLP defaults of `reprlab train dae`, code size 16, {steps} Adam steps, batch 128",
-                  "noise": noise, "seed": ctx.seed}
+                  "DAEs / AE": f"the MLP defaults of `reprlab train dae`, code size 16, {steps} Adam steps, batch 128",
+                  "noise": ", ".join(noises.values()), "seed": ctx.seed}
     _, lin, _ = _train(ctx, "linear-ae-digits", "ae", [
         ("model.hidden", []), ("model.activation", "linear"), ("model.code_dim", k), ("model.tied", True),
         ("train.optimizer", "lbfgs"), ("train.lr", 1.0), ("train.batch_size", len(train_data)),
@@ -163,33 +164,25 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
     s.metrics.append({"metric": f"linear AE (k={k}): MSE / PCA's MSE", "value": agree["mse_ratio_to_pca"],
                       "reference": "1 = PCA's optimum"})
     models = {}
-    for name, spec in (("dae", noise), ("ae", "none")):
+    for name, spec in (("dae", noises["masking"]), ("dae-gaussian", noises["gaussian"]), ("ae", "none")):
         _, models[name], _ = _train(ctx, f"{name}-digits", "dae", [
             ("model.code_dim", 16), ("model.noise", spec), ("train.max_steps", steps)])
-    x = test.x
-    x_tilde = parse_corruption(noise, "noise")(x, torch.Generator().manual_seed(ctx.seed))
-    s.metrics.append({"metric": "corrupted test digits: MSE to the clean ones", "value": float(((x_tilde - x) ** 2).mean()),
-                      "reference": "doing nothing"})
-    recs = {}
-    for name, label in (("ae", "plain AE"), ("dae", "denoising AE")):
-        with torch.no_grad():
-            recs[name] = models[name].eval().reconstruct(x_tilde).clamp(0, 1)
-        s.metrics.append({"metric": f"{label}: MSE of its reconstruction of the corrupted digits to the clean ones",
-                          "value": float(((recs[name] - x) ** 2).mean())})
-    n = 10
-    grid = torch.cat([x[:n], x_tilde[:n], recs["ae"][:n], recs["dae"][:n]])
-    path = save_image_grid(grid, ctx.figure("denoising", "denoising.png"), nrow=n)
-    s.figures.append(("rows: clean test digits; masked (25 % of pixels zeroed); plain AE's reconstruction; "
-                      "denoising AE's reconstruction", path))
-
-
-def _first_layer_filters(model, n: int = 64):
-    """The first ``n`` rows of W_1 as 8x8 images, each scaled to [0, 1]."""
-    import torch
-
-    w = next(m for m in model.layers[0].modules() if isinstance(m, torch.nn.Linear)).weight.detach()[:n].cpu()
-    w = (w - w.amin(1, keepdim=True)) / (w.amax(1, keepdim=True) - w.amin(1, keepdim=True)).clamp_min(1e-12)
-    return w.view(-1, 1, 8, 8)
+    x, n = test.x, 10
+    rows = [x[:n]]
+    for kind, dae in (("masking", "dae"), ("gaussian", "dae-gaussian")):
+        x_tilde = parse_corruption(noises[kind], "noise")(x, torch.Generator().manual_seed(ctx.seed))
+        s.metrics.append({"metric": f"{kind}: corrupted test digits, MSE to the clean ones",
+                          "value": float(((x_tilde - x) ** 2).mean()), "reference": "doing nothing"})
+        for name, who in (("ae", "plain AE"), (dae, "denoising AE")):
+            with torch.no_grad():
+                rec = models[name].eval().reconstruct(x_tilde).clamp(0, 1)
+            s.metrics.append({"metric": f"{kind}: {who}'s reconstruction of the corrupted digits, MSE to the clean ones",
+                              "value": float(((rec - x) ** 2).mean())})
+            rows.append(rec[:n])
+        rows.insert(len(rows) - 2, x_tilde[:n].clamp(0, 1))
+    path = save_image_grid(torch.cat(rows), ctx.figure("denoising", "denoising.png"), nrow=n)
+    s.figures.append(("rows: clean test digits; masked (25 % of pixels zeroed), the plain AE's and the masking DAE's "
+                      "reconstructions; Gaussian noise (σ = 0.2), the plain AE's and the Gaussian DAE's reconstructions", path))
 
 
 @tour_section("stacked", "Stacked (denoising) auto-encoders: greedy layer-wise pre-training, then fine-tuning, vs none")
