@@ -185,6 +185,15 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
                       "reconstructions; Gaussian noise (σ = 0.2), the plain AE's and the Gaussian DAE's reconstructions", path))
 
 
+def _first_layer_filters(model, n: int = 64):
+    """The first ``n`` rows of W_1 as 8x8 images, each scaled to [0, 1]."""
+    import torch
+
+    w = next(m for m in model.layers[0].modules() if isinstance(m, torch.nn.Linear)).weight.detach()[:n].cpu()
+    w = (w - w.amin(1, keepdim=True)) / (w.amax(1, keepdim=True) - w.amin(1, keepdim=True)).clamp_min(1e-12)
+    return w.view(-1, 1, 8, 8)
+
+
 @tour_section("stacked", "Stacked (denoising) auto-encoders: greedy layer-wise pre-training, then fine-tuning, vs none")
 def stacked_digits(ctx: TourContext, s: Section) -> None:
     import torch
