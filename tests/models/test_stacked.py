@@ -234,3 +234,33 @@ def test_stacked_dae_transformer_training_lowers_the_denoising_loss():
     pca_optimum = float(((pca.inverse_transform(pca.transform(X)) - X) ** 2).mean())
     assert recon_mse(trained) < 0.5 * recon_mse(untrained)  # measured 0.019 vs 0.044
     assert recon_mse(trained) < 1.75 * pca_optimum  # tanh codes of unit-scale inputs bend: 0.019 vs 0.0125
+
+
+def test_finetune_labels_keeps_a_stratified_sample_and_pretraining_sees_every_example(digits, tmp_path, monkeypatch):
+    from reprlab.models import stacked
+
+    train, _ = digits
+    model = sdae(finetune_labels=50)
+    kept = model.training_data(train, seed=3)
+    assert len(kept) == 50 and kept.y.bincount(minlength=10).min() >= 4  # 5 per class, give or take one
+    rows = {tuple(r.tolist()) for r in kept.x.flatten(1)}
+    assert rows <= {tuple(r.tolist()) for r in train.x.flatten(1)}  # a subset of the training split
+    assert torch.equal(model.training_data(train, seed=3).x, kept.x)  # the same sample for the same seed
+    assert not torch.equal(model.training_data(train, seed=4).x, kept.x)
+    assert sdae().training_data(train) is train  # 0: all
+    # end to end: the layers are pre-trained on the whole split, the classifier fine-tuned on 50
+    calls, sizes = [], []
+    real_fitter = run.phase_fitter
+    monkeypatch.setattr(run, "phase_fitter", lambda *a, **k: recording(real_fitter(*a, **k), calls))
+    real_td = stacked.StackedAutoEncoder.training_data
+    monkeypatch.setattr(stacked.StackedAutoEncoder, "training_data", lambda self, d, s=0: sizes.append(len(d)) or real_td(self, d, s))
+    rc = run.build_run_config("sdae", None, [("hidden", [16]), ("pretrain_steps", 5), ("finetune_labels", 50),
+                                             ("train.max_steps", 3), ("train.batch_size", 25), ("data.val_fraction", 0.0)])
+    _, result = run.train(rc, None)
+    assert [len(c["train"]) for c in calls] == sizes == [len(train)] and result.steps == 3
+
+
+@pytest.mark.parametrize("labels, message", [(5, "fewer than the 10 classes"), (10**6, "use at most")])
+def test_finetune_labels_out_of_range_is_one_line(digits, labels, message):
+    with pytest.raises(ConfigError, match=message):
+        sdae(finetune_labels=labels).training_data(digits[0])

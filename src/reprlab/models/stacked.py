@@ -63,6 +63,9 @@ class StackedAutoEncoderConfig:
     pretrain_lr: float = option(1e-3, "learning rate of pre-training (the optimizer is train.optimizer)", gt=0)
     pretrain_loss: Literal["bce", "mse"] = option("bce", "reconstruction loss of pre-training (bce needs inputs in [0, 1])")
     tied: bool = option(True, "pre-train with tied weights W' = W^T, as in the papers")
+    finetune_labels: int = option(
+        0, "labelled training examples the fine-tuning sees (a stratified sample; 0: all); pre-training always "
+        "uses every training example, unlabelled: the semi-supervised setting where pre-training pays off", ge=0)
 
     def __post_init__(self):
         specs = self.noise_specs
@@ -166,6 +169,23 @@ class StackedAutoEncoder(ReprModel):
             raise ConfigError(f"{data.name!r} has {n} classes but model.num_classes={self.config.num_classes}; set num_classes={n}")
         if self.config.pretrain_loss == "bce" and self.config.pretrain_steps and (data.x.min() < 0 or data.x.max() > 1):
             raise DataError(f"{data.name!r} has values outside [0, 1]: set model.pretrain_loss=mse")
+
+    def training_data(self, data: TensorData, seed: int = 0) -> TensorData:
+        """The fine-tuning data: all of ``data``, or a stratified sample of ``finetune_labels`` of its
+        rows (the same for a given seed) when that is set."""
+        n = self.config.finetune_labels
+        if not n or n >= len(data):
+            if n > len(data):
+                raise ConfigError(f"model.finetune_labels={n} but the training split has {len(data)} examples; "
+                                  f"use at most {len(data)} (0: all)")
+            return data
+        from sklearn.model_selection import train_test_split
+
+        classes = int(torch.unique(data.y).numel())
+        if n < classes:
+            raise ConfigError(f"model.finetune_labels={n} is fewer than the {classes} classes; use at least {classes}")
+        keep, _ = train_test_split(np.arange(len(data)), train_size=n, stratify=data.y.cpu().numpy(), random_state=seed)
+        return data.subset(torch.as_tensor(np.sort(keep)))
 
     def pretrain(self, train: TensorData, val: TensorData | None, fit_phase: PhaseFit) -> None:
         """Greedy layer-wise pre-training: layer k is a ``dae`` fit on the clean codes of layer k-1.
