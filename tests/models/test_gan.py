@@ -265,7 +265,8 @@ def test_lens_plays_against_the_discriminator_on_the_same_noisy_inputs(monkeypat
     seed_everything(0)
     model = TemperedGAN(TemperedGANConfig(lens_steps=10, g_hidden=(8,), d_hidden=(8,), latent_dim=2,
                                           instance_noise=0.5, instance_noise_steps=100), (2,))
-    model.d_steps += 40  # σ has decayed to 0.5 * (1 - 40/100) = 0.3
+    for _ in range(40):  # σ has decayed to 0.5 * (1 - 40/100) = 0.3
+        model.bump("d_steps")
     sigmas = []
     real = tempered.instance_noise
     monkeypatch.setattr(tempered, "instance_noise", lambda x, s, *a, **k: sigmas.append(s) or real(x, s, *a, **k))
@@ -276,3 +277,19 @@ def test_lens_plays_against_the_discriminator_on_the_same_noisy_inputs(monkeypat
     model.config.instance_noise = 0.0
     torch.manual_seed(0)
     assert model(data.take(torch.arange(32)), "lens")["adversarial"] != noisy  # the noise reaches D
+
+
+def test_step_counters_are_read_on_the_host_and_follow_a_loaded_state_dict():
+    from reprlab.models import TemperedGAN, TemperedGANConfig
+    from reprlab.models.gan.tempered import lens_weight
+
+    cfg = TemperedGANConfig(lens_steps=10, g_hidden=(8,), d_hidden=(8,), latent_dim=2, instance_noise=1.0, instance_noise_steps=10)
+    seed_everything(0)
+    a = TemperedGAN(cfg, (2,))
+    Trainer(TrainConfig(max_steps=4, batch_size=32, progress=False, tensorboard=False)).fit(a, _ring())
+    assert int(a.lens_steps_done) == a.counter("lens_steps_done") == 4 and int(a.d_steps) == a.counter("d_steps") == 4
+    assert a.lam() == lens_weight(4, 10) and a.noise_std() == pytest.approx(0.6)
+    b = TemperedGAN(cfg, (2,))
+    assert b.lam() == 1.0 and b.noise_std() == 1.0  # read (and mirrored) before loading
+    b.load_state_dict(a.state_dict())
+    assert b.lam() == a.lam() and b.noise_std() == a.noise_std()  # the mirror follows the loaded buffers

@@ -91,7 +91,7 @@ class TemperedGAN(GAN):
 
     def lam(self) -> float:
         """The lens's current adversarial weight λ(t)."""
-        return lens_weight(int(self.lens_steps_done), self.config.lens_steps)
+        return lens_weight(self.counter("lens_steps_done"), self.config.lens_steps)
 
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x
@@ -116,7 +116,7 @@ class TemperedGAN(GAN):
     def after_update(self, update: str) -> None:
         super().after_update(update)
         if update == "lens":
-            self.lens_steps_done += 1
+            self.bump("lens_steps_done")
 
     def snapshot(self, folder, step: int) -> None:
         """Also ``<run>/lens/step-NNNNNN.png`` for images: a fixed real batch x above L(x)."""
