@@ -27,6 +27,19 @@ def pytest_configure(config):
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny models (one intra-op thread is faster for them, much
+    faster on a shared machine, and float64 convolutions are pathologically slow on several);
+    a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The read-only folder of real data sets: ``$REPRLAB_DATA`` or ``<repo>/../shared/data``."""

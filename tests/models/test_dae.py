@@ -13,13 +13,7 @@ from reprlab.errors import ConfigError
 from reprlab.models import AutoEncoder, AutoEncoderConfig, DenoisingAutoEncoder, DenoisingAutoEncoderConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and on a shared machine much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_dae(noise="masking:0.5", loss="mse", **kw) -> DenoisingAutoEncoder:

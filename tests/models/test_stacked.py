@@ -19,13 +19,7 @@ from reprlab.train import TrainConfig, Trainer, seed_everything
 QUIET = TrainConfig(max_steps=60, batch_size=64, progress=False, tensorboard=False, lr=3e-3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and on a shared machine much faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

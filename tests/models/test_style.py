@@ -23,13 +23,7 @@ from reprlab.nets.features import RandomMultiScaleNet
 TINY = ["--size", "32", "--steps", "5", "--random-sizes", "3,5", "--random-filters", "8"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny images: one thread is fastest (and float64 convolutions are pathologically slow on several)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
