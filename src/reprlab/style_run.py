@@ -23,6 +23,7 @@ from . import __version__
 from .config import to_dict
 from .data.photos import read_photo
 from .errors import UsageError
+from .files import atomic_open, atomic_path, ensure_dir, write_json, write_text
 from .models.style import StyleConfig, StyleResult, check_image_sizes, level_sizes, resolve_layers, stylize
 from .nets.features import FeatureNet, build_feature_net
 
@@ -54,28 +55,26 @@ def save_png(image: torch.Tensor, path: str | os.PathLike, info: dict[str, str])
     from PIL.PngImagePlugin import PngInfo
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = PngInfo()
     for k, v in info.items():
         meta.add_text(k, v)
     a = (image[0].detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype("uint8")  # (H, W, 3)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(a).save(tmp, format="PNG", pnginfo=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(a).save(tmp, format="PNG", pnginfo=meta)
     return path
 
 
 def write_losses(result: StyleResult, run_dir: Path, stem: str = "losses") -> None:
     """``<stem>.csv`` (one row per step) and ``<stem>.json`` (the rows and the summary)."""
     cols = ["level", "step", "total", "content", "style", "tv"]
-    with open(run_dir / f"{stem}.csv", "w", newline="") as f:
+    with atomic_open(run_dir / f"{stem}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, cols)
         w.writeheader()
         w.writerows({k: r[k] for k in cols} for r in result.losses)
     summary = {"network": result.network, "initial_style_loss": result.initial_style_loss,
                "final_style_loss": result.final_style_loss, "style_loss_reduction": result.style_loss_reduction,
                "seconds": result.seconds, "steps": len(result.losses)}
-    (run_dir / f"{stem}.json").write_text(json.dumps({"summary": summary, "steps": result.losses}, indent=1) + "\n")
+    write_json(run_dir / f"{stem}.json", {"summary": summary, "steps": result.losses}, indent=1)
 
 
 class _Progress:
@@ -114,13 +113,12 @@ def run_stylize(cfg: StyleConfig, content: str | None, style: str, output: str |
     resolve_layers(net, cfg, content is not None and cfg.content_weight > 0)  # bad layers fail before any output
     check_image_sizes(cfg, net, content=content_x, style=style_x)  # so do images too small for the net
     log.info(f"feature network: {net.description}")
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = ensure_dir(run_dir)
+    ensure_dir(Path(output).parent)  # both folders fail before the (long) optimization
     resolved = {"reprlab_version": __version__, "mode": "texture" if content is None else "sweep" if sweep else "transfer",
                 "content": content, "style": style, "network": net.description, "sweep": sweep,
                 "save_every": save_every, "output": str(output), "config": to_dict(cfg)}
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
     hook = _Progress(cfg.steps * len(level_sizes(cfg)) * len(sweep or [0]), run_dir, save_every, progress)
     info = {"reprlab:network": net.description, "reprlab:config": json.dumps(to_dict(cfg))}
     try:  # the progress bar is closed even when a step fails (e.g. out of memory)
@@ -135,7 +133,8 @@ def run_stylize(cfg: StyleConfig, content: str | None, style: str, output: str |
                 save_png(r.image, run_dir / "sweep" / f"beta-{b:g}.png", {**info, "reprlab:style_weight": f"{b:g}"})
                 write_losses(r, run_dir / "sweep", f"losses-beta-{b:g}")
             figure = sweep_figure(content_x, style_x, results, sweep, run_dir / "sweep.png", cfg.content_weight)
-            shutil.copyfile(figure, output)
+            with atomic_path(output) as tmp:
+                shutil.copyfile(figure, tmp)
     finally:
         hook.bar.close()
     return results

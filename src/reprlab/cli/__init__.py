@@ -263,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         args.option_flags, extra = extra, []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.quiet:
-        log.setLevel(logging.WARNING)
+    log.setLevel(logging.WARNING if args.quiet else logging.INFO)  # per call (in-process calls too)
     try:
         if args.command == "train":
             args.overrides += _option_flags(args.option_flags)
@@ -272,6 +271,18 @@ def main(argv: list[str] | None = None) -> int:
     except ReprlabError as e:
         print(f"reprlab: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:  # `reprlab eval RUN | head`: the reader left; nothing more to say
+        sys.stdout = None
+        return 1
+    except OSError as e:  # an OS error no command turned into a ReprlabError: still one line, exit 2
+        from ..files import output_error
+
+        where = e.filename if e.filename is not None else "a file"
+        print(f"reprlab: error: {output_error(where, e, 'use')}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("reprlab: error: out of memory; use smaller data, a smaller model or a smaller train.batch_size", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("reprlab: interrupted; `reprlab train ... --resume` continues from the last checkpoint", file=sys.stderr)
         return 130

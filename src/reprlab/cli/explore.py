@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import ensure_dir, write_json
 
 log = logging.getLogger("reprlab")
 from .common import _run_data, _csv_list, _similarity_model
@@ -44,6 +45,7 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
 
     if Path(a.output).suffix.lower() != ".png":
         raise UsageError(f"output {a.output} must end in .png")
+    ensure_dir(Path(a.output).parent)  # a file in the way fails before the model is loaded
     model = load(a.run)
     settings = {"run": a.run, "model": model.name}
     if a.traverse is not None:
@@ -65,7 +67,7 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
         settings.update(data=data.name, split=a.split, **{"from": a.i, "to": a.j}, steps=a.steps, paths=paths)
         nrow = a.steps
     path = save_image_grid(images, a.output, nrow=nrow)
-    Path(a.output).with_suffix(".json").write_text(json.dumps(settings, indent=2))
+    write_json(Path(a.output).with_suffix(".json"), settings)
     log.info(f"wrote {path}")
     return 0
 

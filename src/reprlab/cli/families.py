@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import ensure_dir, write_json
 
 log = logging.getLogger("reprlab")
 
@@ -63,11 +64,11 @@ def cmd_da(a: argparse.Namespace) -> int:
     out = Path(a.out)
     config = {"tasks": [list(t) for t in tasks], "methods": methods, "msda": fixed or "chosen on source labels",
               "data_dir": a.data_dir, "seed": a.seed}
+    ensure_dir(out)  # a file in the way fails now, not after the tasks ran
     rows = run_tasks(tasks, methods, data_dir=a.data_dir, params={"msda": fixed}, seed=a.seed, progress=not a.quiet)
     summary = summarize(rows)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (out / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
+    write_json(out / "config.json", config)
+    write_json(out / "results.json", {"summary": summary, "rows": rows})
     by_method = {m: {f"{r['source'][0]}→{r['target'][0]}": r["target_acc"] for r in rows if r["method"] == m} for m in methods}
     plot_grouped_bars(by_method, out / "figures" / "target_accuracy.png", ylabel="target accuracy",
                       title="Amazon reviews: source → target", baseline=0.5)
@@ -86,6 +87,7 @@ def cmd_dirac(a: argparse.Namespace) -> int:
 
     if not a.output.endswith(".png"):
         raise UsageError(f"output {a.output} must end in .png")
+    ensure_dir(Path(a.output).parent)
     if a.mode not in (*MODES, "both"):
         raise UsageError(f"--mode {a.mode!r}: choose simultaneous, alternating or both")
     start = _csv_list(a.start, float, "--start")

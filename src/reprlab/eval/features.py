@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, UsageError
+from ..files import ensure_dir, write_json
 
 #: Version of the classifier's architecture and recipe; part of the cache key.
 ARCH = "cnn-v1"
@@ -147,14 +148,12 @@ def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_pa
     _train_classifier(net, train, epochs, seed)
     seconds = time.perf_counter() - start
     net.test_accuracy = _accuracy(net, test)
-    weights.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(weights.parent)
     save_weights(net, weights)
     net.meta = {"data": data_name, "arch": ARCH, "seed": seed, "epochs": epochs, "input_shape": list(train.sample_shape),
                 "n_classes": train.num_classes, "test_accuracy": net.test_accuracy, "test_size": len(test),
                 "train_seconds": round(seconds, 1), "torch": torch.__version__, "sha256": sha256(weights)}
-    tmp = info_path.with_name(f".{info_path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(net.meta, indent=1))
-    os.replace(tmp, info_path)
+    write_json(info_path, net.meta, indent=1)
     return net
 
 

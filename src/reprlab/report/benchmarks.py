@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import ensure_dir, output_error
 from .html import Section
 from .tour import TourContext, tour_section
 
@@ -54,7 +55,7 @@ def run_benchmarks(folder: Path, names: list[str], results: Path, data_dir: str 
     """Run each ``folder/<name>.py`` with its default (real) settings, one process each, its working
     folder and results in ``results``; its output goes to ``results/<name>.log``.
     Returns ``{name: error}`` for those that failed."""
-    results.mkdir(parents=True, exist_ok=True)
+    ensure_dir(results)
     env = dict(os.environ, REPRLAB_BENCH_RESULTS=str(results.resolve()))
     if data_dir:
         env["REPRLAB_DATA"] = str(data_dir)
@@ -63,7 +64,14 @@ def run_benchmarks(folder: Path, names: list[str], results: Path, data_dir: str 
         log_path = results / f"{name}.log"
         log.info(f"    benchmark {i}/{len(names)}: {name} (log: {log_path}) ...")
         t0 = time.perf_counter()
-        with open(log_path, "w") as f:
+        # The log is streamed by the benchmark's process while it runs (for hours: `tail -f` shows where it is),
+        # so it is a plain file, not one renamed into place at the end; a log cut short by a full disk is still
+        # the log of what ran. Failing to create it is one line.
+        try:
+            f = open(log_path, "w")
+        except OSError as e:
+            raise output_error(log_path, e, "create") from None
+        with f:
             rc = subprocess.run([sys.executable, str((folder / f"{name}.py").resolve())], cwd=results, env=env,
                                 stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
         took = time.perf_counter() - t0

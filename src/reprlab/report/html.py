@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import ensure_dir, write_text
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
@@ -83,7 +85,7 @@ def render_section(s: Section) -> str:
 def render_report(sections: list[Section], path: str | os.PathLike, title: str, subtitle: str = "") -> Path:
     """Write the report page atomically and return its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     toc = "".join(
         f'<tr><td><a href="#{html.escape(s.key)}">{html.escape(s.title)}</a></td><td>{_status(s)}</td>'
@@ -98,7 +100,4 @@ def render_report(sections: list[Section], path: str | os.PathLike, title: str, 
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
         f'<p class="sub">{html.escape(subtitle)} — generated {when}</p>{toc}{body}</body></html>'
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, page)

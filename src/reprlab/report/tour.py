@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
+from ..files import OutputError, ensure_dir
 from .html import Section, render_report, status_word
 
 log = logging.getLogger("reprlab")
@@ -40,7 +41,7 @@ class TourContext:
 
     def figure(self, section: str, name: str) -> Path:
         p = self.out / "figures" / section / name
-        p.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(p.parent)
         return p
 
 
@@ -301,7 +302,7 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
     keys = only or list(SECTIONS)
     data_dir = data_dir or os.environ.get("REPRLAB_DATA")
     ctx = TourContext(Path(out), quick, seed, data_dir, full, benchmarks)
-    ctx.out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(ctx.out)  # before any section runs: a file in the way is one line, at once
     done: list[Section] = []
     for i, key in enumerate(keys, 1):
         title, fn = SECTIONS[key]
@@ -310,6 +311,8 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
         t0 = time.perf_counter()
         try:
             fn(ctx, section)
+        except OutputError:  # a full disk or a read-only folder: the next sections would fail the same way
+            raise
         except Exception as e:  # a failed section is reported, the others still run
             section.error = f"{type(e).__name__}: {e}\n\n{traceback.format_exc(limit=4)}"
             log.info(f"    failed: {type(e).__name__}: {e}")

@@ -13,7 +13,8 @@ import torch
 
 from ..errors import ConfigError, UsageError
 from ..models.gan.dirac import MODES, PAPER_METHODS, DiracAnalysis, DiracGAN, analyze, numeric_field
-from .plots import STYLE
+from ..files import ensure_dir
+from .plots import STYLE, save_figure
 
 _COLORS = {"simultaneous": "tab:red", "alternating": "tab:blue"}
 
@@ -68,7 +69,7 @@ def plot_dirac(methods, path: str | os.PathLike, steps: int = 500, lr: float = 0
     if not analyses:
         raise UsageError("plot_dirac got no methods")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     cols = min(3, len(analyses))
     rows = math.ceil(len(analyses) / cols)
     with plt.rc_context({**STYLE, "axes.grid": False}):
@@ -79,6 +80,5 @@ def plot_dirac(methods, path: str | os.PathLike, steps: int = 500, lr: float = 0
             ax.axis("off")
         fig.suptitle(f"Dirac-GAN: h = {lr:g}, {steps} generator steps from (θ, ψ) = {tuple(start)}", fontsize=10)
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+        save_figure(fig, path)
     return analyses

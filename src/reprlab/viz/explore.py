@@ -11,7 +11,6 @@ A *source* of codes is one of
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
+from ..files import atomic_open, ensure_dir, write_json
 from .embed import METHODS, Map2D, embed_2d, subsample, tsne_sweep
 
 log = logging.getLogger("reprlab")
@@ -87,14 +87,13 @@ def load_codes(
 
 def _write_coords(path: Path, the_map: Map2D, c: Codes) -> None:
     """``<name>.npy`` (N, 2) float64 and ``<name>.csv`` (index, x, y[, label])."""
-    np.save(path.with_suffix(".npy"), the_map.coords)
-    tmp = path.with_name(f".{path.stem}.csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path.with_suffix(".npy"), "wb") as f:  # a file object: np.save adds no second suffix
+        np.save(f, the_map.coords)
+    with atomic_open(path.with_suffix(".csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "x", "y"] + (["label"] if c.labels is not None else []))
         for i, (x, y) in enumerate(the_map.coords):
             w.writerow([int(c.index[i]), f"{x:.6g}", f"{y:.6g}"] + ([int(c.labels[i])] if c.labels is not None else []))
-    os.replace(tmp, path.with_suffix(".csv"))
 
 
 def _map_name(m: Map2D, many: bool) -> str:
@@ -125,7 +124,7 @@ def embed(
     if not 1 <= k < len(c.codes) / 2:
         raise UsageError(f"k = {k} neighbours needs more than {2 * k} points, got {len(c.codes)}; use a smaller --k")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     maps: list[Map2D] = []
     for method in methods:
         if method == "tsne":
@@ -157,9 +156,7 @@ def embed(
         section.figures.insert(0, ("t-SNE, several perplexities and seeds: read only what every panel shows", sweep))
     result = {"source": c.source, **c.info, "k": k, "methods": list(methods), "perplexities": list(perplexities),
               "seeds": list(seeds), "thumbnails": thumbnails, "maps": records}
-    tmp = out / ".embed.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out / "embed.json")
+    write_json(out / "embed.json", result)
     render_report([section], out / "index.html", title="reprlab embed", subtitle=c.source)
     return result
 

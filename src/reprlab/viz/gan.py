@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from .plots import STYLE
+from ..files import ensure_dir
+from .plots import STYLE, save_figure
 
 
 def _draw_points(ax, points, centers=None, std: float | None = None, title: str = "", labels=None) -> None:
@@ -56,7 +57,7 @@ def plot_point_panels(
     if lim is None and centers is not None:
         lim = float(np.abs(np.asarray(centers)).max()) * 1.5
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     with plt.rc_context({**STYLE, "axes.grid": False}):
         fig, axes = plt.subplots(nrow, ncol, figsize=(2.4 * ncol, 2.4 * nrow), squeeze=False)
         for ax in axes.flat[len(panels):]:
@@ -73,6 +74,5 @@ def plot_point_panels(
             fig.tight_layout(rect=(0, 0, 0.93, 1))
         else:
             fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+        path = save_figure(fig, path)
     return path

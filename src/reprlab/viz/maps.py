@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import UsageError
 from .embed import Map2D
-from .plots import STYLE
+from ..files import ensure_dir
+from .plots import STYLE, save_figure
 
 #: pixel size of a single map (width, height) and of one panel of a grid
 MAP_SIZE = (900, 760)
@@ -131,7 +132,7 @@ def plot_map(
     seconds = the_map.seconds if isinstance(the_map, Map2D) else None
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     dpi = STYLE["figure.dpi"]
     with plt.rc_context({**STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
@@ -142,8 +143,7 @@ def plot_map(
         ax.set_title(f"{title}\n{line}" if line else title, fontsize=10)
         ax.text(1.0, -0.02, f"{len(xy)} points", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.4")
         fig.tight_layout()
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
+        path = save_figure(fig, path, dpi=dpi)
     return path
 
 
@@ -160,7 +160,7 @@ def plot_map_grid(
     nrows = math.ceil(len(maps) / ncols)
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     dpi = STYLE["figure.dpi"]
     legend_w = 130 if labels is not None else 0
     with plt.rc_context({**STYLE, "axes.grid": False}):
@@ -183,6 +183,5 @@ def plot_map_grid(
 
             fig.suptitle("\n".join(textwrap.wrap(title, max(40, int(fig.get_figwidth() * dpi / 8)))), fontsize=11)
         fig.tight_layout(rect=(0, 0, 1 - legend_w / fig.get_figwidth() / dpi, 1))
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
+        path = save_figure(fig, path, dpi=dpi)
     return path

@@ -13,9 +13,29 @@ from PIL import Image
 from torch import Tensor
 
 from ..errors import UsageError
+from ..files import atomic_path, ensure_dir
 
 #: Figure style shared by every plot of the library.
 STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def save_figure(fig, path: str | os.PathLike, **kwargs) -> Path:
+    """``fig.savefig(path, **kwargs)`` through :func:`reprlab.files.atomic_path` (the old file
+    survives a failure, no partial file is left), then close ``fig``. As matplotlib does, a
+    ``path`` without a suffix gets ``.png`` (``savefig.format``). Returns the path written."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fmt = path.suffix[1:] or matplotlib.rcParams["savefig.format"]
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.{fmt}")
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, **kwargs)
+    finally:
+        plt.close(fig)
+    return path
 
 
 def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, scale: int = 1) -> np.ndarray:
@@ -40,10 +60,12 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, scale:
 def save_image_grid(images: Tensor, path: str | os.PathLike, nrow: int | None = None, scale: int | None = None) -> Path:
     """Write a PNG grid of ``images`` (N, C, H, W) in [0, 1]; small images are enlarged to ≥ 28 px."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)  # a file in the way fails before the grid is drawn
     if scale is None:
         scale = max(1, int(math.ceil(28 / max(images.shape[-2:]))))
-    Image.fromarray(image_grid(images, nrow, scale=scale)).save(path)
+    grid = Image.fromarray(image_grid(images, nrow, scale=scale))
+    with atomic_path(path) as tmp:  # the temporary name keeps the suffix: PIL picks the format from it
+        grid.save(tmp)
     return path
 
 
@@ -60,7 +82,7 @@ def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: 
         raise UsageError(f"{metrics_csv} has no rows to plot")
     columns = [c for c in rows[0] if c.endswith("loss")]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3.6))
         for c in columns:
@@ -74,9 +96,7 @@ def plot_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike, title: 
         ax.set_title(title or "training curves")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-    return path
+        return save_figure(fig, path)
 
 
 def plot_grouped_bars(
@@ -95,7 +115,7 @@ def plot_grouped_bars(
     groups = list(dict.fromkeys(g for series in values.values() for g in series))
     width = 0.8 / len(values)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(groups) * len(values) + 1.5), 3.6))
         for j, (series, by_group) in enumerate(values.items()):
@@ -111,9 +131,7 @@ def plot_grouped_bars(
         ax.set_title(title)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-    return path
+        return save_figure(fig, path)
 
 
 def plot_image_row(images: list[Tensor], titles: list[str], path: str | os.PathLike, title: str = "") -> Path:
@@ -126,7 +144,7 @@ def plot_image_row(images: list[Tensor], titles: list[str], path: str | os.PathL
     if not images or len(images) != len(titles):
         raise UsageError(f"plot_image_row needs as many titles as images, got {len(images)} and {len(titles)}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.2 + 0.3 * bool(title)), squeeze=False)
         for ax, img, text in zip(axes[0], images, titles):
@@ -137,6 +155,4 @@ def plot_image_row(images: list[Tensor], titles: list[str], path: str | os.PathL
         if title:
             fig.suptitle(title, fontsize=9)
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-    return path
+        return save_figure(fig, path)

@@ -213,8 +213,10 @@ class GAN(ReprModel):
         elif self.input_shape == (2,):  # 2-D points: a scatter plot, and the points for stage figures
             import numpy as np
 
+            from ...files import atomic_open
             from ...viz.gan import save_points
 
             points = self.sample(2000, torch.Generator().manual_seed(0)).cpu()
             save_points(points, path, title=f"step {step}")
-            np.save(path.with_suffix(".npy"), points.numpy())
+            with atomic_open(path.with_suffix(".npy"), "wb") as f:  # a file object: np.save adds no suffix
+                np.save(f, points.numpy())
