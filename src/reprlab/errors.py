@@ -34,3 +34,7 @@ class CheckpointError(UsageError):
 
 class NonFiniteLossError(ReprlabError):
     """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
+
+
+class ResourceError(UsageError):
+    """A data set or model too large for the available memory, refused before allocation."""

@@ -28,7 +28,9 @@ class TensorData:
     classes : optional class names, ``classes[y[i]]`` is the label of sample i.
     extras : optional per-sample tensors of shape (N, ...) (e.g. Omniglot's ``alphabet``
         and ``drawer``); they are sliced along with x and y.
-    meta : free-form description (source files, split, value range).
+    meta : free-form description (source files, split, value range). After a split,
+        ``rows`` (the samples before any split), ``taken`` (the splits made, in order) and
+        ``part`` (which side this is) let an error say where the samples went.
     """
 
     x: Tensor
@@ -106,32 +108,66 @@ class TensorData:
             extras={k: v.to(device) for k, v in self.extras.items()},
         )
 
-    def split(self, fraction: float, seed: int) -> tuple["TensorData", "TensorData"]:
+    def split(
+        self,
+        fraction: float,
+        seed: int,
+        *,
+        label: str | None = None,
+        parts: tuple[str, str] = ("training", "validation"),
+        fix: str = "add rows, or set data.val_fraction=0 to train without validation",
+    ) -> tuple["TensorData", "TensorData"]:
         """Split into (first, second) with ``round(fraction * N)`` samples in the second part.
 
         Deterministic given ``seed``; stratified by label when labels exist, so each class
-        keeps its proportion.
+        keeps its proportion. ``label`` (default: "the 10% validation split"), ``parts`` (the
+        two sides) and ``fix`` word the one-line :class:`DataError` raised when a side would be
+        empty; they are recorded in the parts' ``meta`` for later messages.
         """
         if not 0.0 < fraction < 1.0:
             raise DataError(f"split fraction must be in (0, 1), got {fraction}")
+        label = label or f"the {fraction:.0%} {parts[1]} split"
         n = len(self)
         g = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(n, generator=g)
         if self.y is None:
-            perm = torch.randperm(n, generator=g)
-            k = max(1, min(n - 1, round(fraction * n)))
-            second, first = perm[:k], perm[k:]
+            k = max(1, min(n - 1, round(fraction * n))) if n > 1 else 0
+            take = torch.zeros(n, dtype=torch.bool)
+            take[:k] = True
         else:
             # Stratified: shuffle, then take the first round(fraction * n_c) of each class.
-            perm = torch.randperm(n, generator=g)
             y = self.y[perm].cpu()
             take = torch.zeros(n, dtype=torch.bool)
             for c in torch.unique(y):
                 where = torch.nonzero(y == c).flatten()
                 take[where[: round(fraction * len(where))]] = True
-            if take.all() or not take.any():
-                raise DataError(f"split fraction {fraction} leaves one side empty for {n} samples")
-            second, first = perm[take], perm[~take]
-        return self.subset(torch.sort(first).values), self.subset(torch.sort(second).values)
+        k = int(take.sum())
+        if k == 0 or k == n:
+            raise DataError(
+                f"{describe_size(self)}, too few for {label} ({parts[0]} would get {n - k}, {parts[1]} {k}); {fix}"
+            )
+        second, first = perm[take], perm[~take]
+        meta = {**self.meta, "rows": self.meta.get("rows", n), "taken": [*self.meta.get("taken", ()), label]}
+        out = self.subset(torch.sort(first).values), self.subset(torch.sort(second).values)
+        for part, name in zip(out, parts):
+            part.meta = {**meta, "part": name}
+        return out
+
+
+def describe_size(data) -> str:
+    """How many samples ``data`` has, and where the others of its file went, e.g.
+    ``two.npy has 2 rows; after the 80/20 train/test split 1 is left for training`` or
+    ``data has 5 samples`` (anything with ``len``, ``name`` and optionally ``meta``)."""
+    n, name = len(data), getattr(data, "name", "") or "data"
+    meta = getattr(data, "meta", None) or {}
+    rows, taken = meta.get("rows"), meta.get("taken") or ()
+    if not isinstance(rows, int):
+        return f"{name} has {n} sample{'s' if n != 1 else ''}"
+    counted = f"{name} has {rows} row{'s' if rows != 1 else ''}"
+    if not taken or rows == n:
+        return counted
+    left = f"{n} is" if n == 1 else f"{n} are"
+    return f"{counted}; after {' and '.join(taken)} {left} left for {meta.get('part') or 'this part'}"
 
 
 class Batch(NamedTuple):
@@ -184,8 +220,8 @@ class TensorBatches:
             )
         if drop_last and len(data) < batch_size:
             raise DataError(
-                f"{data.name or 'data'} has {len(data)} samples, fewer than batch_size={batch_size}; "
-                "lower the batch size"
+                f"{describe_size(data)}, fewer than batch_size={batch_size}; "
+                f"lower train.batch_size to at most {len(data)}, or add rows"
             )
         self.data = data
         self.batch_size = batch_size

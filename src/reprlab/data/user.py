@@ -11,6 +11,11 @@ arrays of 3 or 4 dimensions with values in 0..255 are images and are divided by 
 values are kept. Labels are mapped to 0..K-1 in sorted order (``classes`` keeps the originals).
 Relative paths are looked up in the working folder, then in the data folder. ``train``/``test``
 are the seeded 80/20 split (stratified when labelled), see :mod:`.splits`.
+
+A file or folder whose load cannot fit in the available memory is refused before it is read,
+in one line with the size needed (:mod:`reprlab.memory`): arrays from their header's shape and
+dtype (the bytes read plus two float32 copies), images from their count and size, CSV files
+from their size.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, ResourceError
+from ..memory import check_fits, human_bytes
 from .base import TensorData
 from .registry import register
 from .splits import seeded_split
@@ -32,6 +38,7 @@ from .splits import seeded_split
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _LABEL_COLUMNS = ("label", "y")
+_MEMORY_FIX = "use a smaller data set (fewer rows or features) or free memory"
 
 
 def _reason(e: BaseException) -> str:
@@ -130,7 +137,10 @@ def load_image_folder(folder: Path) -> TensorData:
                 )
             modes.add(im.mode)
     rgb = bool(modes - _GRAY_MODES)
-    x = np.empty((len(files), 3 if rgb else 1, size[1], size[0]), dtype=np.float32)
+    shape = (len(files), 3 if rgb else 1, size[1], size[0])
+    # the float32 array, then the copy the train/test split takes
+    check_fits(2 * math.prod(shape) * 4, f"loading images:{folder} ({len(files)} images of {size[0]}x{size[1]})", _MEMORY_FIX)
+    x = np.empty(shape, dtype=np.float32)
     for i, path in enumerate(files):
         x[i] = _pixels(path, rgb, size)
     return TensorData(
@@ -151,6 +161,38 @@ def load_images(arg, data_dir: Path, split: str, seed: int, download: bool) -> T
 
 
 # ----------------------------------------------------------------------------- arrays
+def _npy_header(f) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) from the header of the open ``.npy`` stream ``f``, reading nothing else;
+    None when the header is not valid (the full read then says why)."""
+    try:
+        version = np.lib.format.read_magic(f)
+        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, _, dtype = reader[version](f)
+    except Exception:
+        return None
+    if not isinstance(shape, tuple) or any(not isinstance(d, int) or d < 0 for d in shape):
+        return None
+    return shape, dtype
+
+
+def _check_loadable(label: str, header, read_bytes: int) -> None:
+    """Refuse, before reading it, an array whose load cannot fit in memory: the ``read_bytes``
+    read from disk plus two float32 copies of x (the conversion, then the train/test split).
+
+    A header that declares more data than ``read_bytes`` (a truncated file, reported as such
+    once read) or a dtype the loader refuses counts only the bytes read."""
+    if header is None:  # not a valid header (reported once read): only its bytes are read
+        check_fits(read_bytes, f"reading {label}", _MEMORY_FIX)
+        return
+    shape, dtype = header
+    count = math.prod(shape)
+    copies = 0
+    if not dtype.hasobject and dtype.kind in "biuf" and count * dtype.itemsize <= read_bytes:
+        copies = 2 * count * 4
+    dims = " x ".join(str(d) for d in shape) or "scalar"
+    check_fits(read_bytes + copies, f"loading {label} ({dims} {dtype.name})", _MEMORY_FIX)
+
+
 def npy_from_bytes(buf: bytes, label: str) -> np.ndarray:
     """Parse ``.npy`` bytes without unpickling, checking the size before touching the data."""
     fix = "re-save it with numpy.save"
@@ -192,8 +234,12 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             else:
                 found = ", ".join(n[:-4] for n in names) or "none"
                 raise DataError(f"{path}: needs an array named x (found: {found}); {fix}")
+            with z.open(wanted["x"]) as member:  # x's header only; members are read whole below
+                header = _npy_header(member)
+            raw = sum(z.getinfo(n).file_size for n in wanted.values() if n is not None)
+            _check_loadable(f"{path}:{wanted['x']}", header, raw)
             arrays = {k: None if n is None else npy_from_bytes(z.read(n), f"{path}:{n}") for k, n in wanted.items()}
-    except DataError:
+    except (DataError, ResourceError):
         raise
     except Exception as e:
         raise DataError(f"{path}: not a readable .npz archive ({_reason(e)}); {fix}") from None
@@ -210,6 +256,11 @@ def _is_number(cell: str) -> bool:
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     """Numbers of a CSV file: (x (N, D) float64, labels (N,) or None, label column name)."""
+    try:  # at least the bytes and the decoded text are held at once
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    check_fits(2 * size, f"reading {path} ({human_bytes(size)} of text)", _MEMORY_FIX)
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -307,6 +358,9 @@ def load_file(path: Path) -> TensorData:
         raise DataError(f"{path}: not a file; give the path of a .npy, .npz or .csv file")
     if suffix == ".npy":
         try:
+            with path.open("rb") as f:
+                header = _npy_header(f)
+            _check_loadable(str(path), header, path.stat().st_size)
             buf = path.read_bytes()
         except OSError as e:
             raise DataError(f"{path}: cannot read it ({_reason(e)}); check its permissions") from None
