@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,10 @@ from . import __version__
 from .config import from_dict, option, read_config_file, to_dict
 from .errors import CheckpointError, ConfigError, UsageError
 from .models.registry import get_model_spec
+from .data.base import TensorBatches
+from .files import ensure_dir, write_text
+from .memory import check_model_fits
+from .runfolder import RunFolder, open_run_folder
 from .train.checkpoint import latest_valid, load_weights
 from .train.config import TrainConfig
 from .train.trainer import FitResult, Trainer, seed_everything
@@ -95,9 +98,7 @@ def build_run_config(
 
 def write_run_config(run_dir: Path, resolved: dict) -> None:
     """Write the resolved config (every default filled in) as ``config.yaml``, atomically."""
-    tmp = run_dir / ".config.yaml.tmp"
-    tmp.write_text(yaml.safe_dump({"reprlab_version": __version__, **resolved}, sort_keys=False))
-    os.replace(tmp, run_dir / "config.yaml")
+    write_text(run_dir / "config.yaml", yaml.safe_dump({"reprlab_version": __version__, **resolved}, sort_keys=False))
 
 
 def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, ...]]:
@@ -116,23 +117,15 @@ def is_rank_zero() -> bool:
     return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"
 
 
-def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix two runs in one folder: a finished or started run needs --resume or --overwrite."""
+def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunFolder:
+    """Open (check, create or adopt, and lock) the run folder: see :mod:`reprlab.runfolder`.
+
+    On other ranks of a multi-process run, nothing is checked or locked (rank 0 does it); they
+    resume when rank 0 will, that is when a valid checkpoint exists.
+    """
     if not is_rank_zero():
-        return
-    started = any((run_dir / p).exists() for p in ("config.yaml", "checkpoints", "pretrain"))
-    if resume:
-        if not started:
-            raise UsageError(f"nothing to resume: {run_dir} holds no run; start without --resume")
-        return
-    if started:
-        if not overwrite:
-            raise UsageError(
-                f"{run_dir} already holds a run: pass --resume to continue it, --overwrite to replace it, "
-                "or --name/--run-dir for a new one"
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        return RunFolder(Path(run_dir), resume=resume and latest_valid(Path(run_dir) / "checkpoints") is not None)
+    return open_run_folder(run_dir, resume=resume, overwrite=overwrite, log=log.info)
 
 
 def load_data(rc: RunConfig, split: str = "train"):
@@ -162,19 +155,42 @@ def train(
     if rc.data.val_fraction > 0:
         data, val = data.split(rc.data.val_fraction, rc.train.seed)
     seed_everything(rc.train.seed)
+    check_model_fits(lambda: build_model(rc, data.sample_shape), rc.train.optimizer, f"model {rc.model_name}")
     model = build_model(rc, data.sample_shape)
     model.check_data(data)
-    if run_dir is not None:  # after data and model: a bad config leaves no run folder behind
-        prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    fit_data = None
+    if not model.has_pretraining:  # pairs etc. drawn now (same order of draws), so a bad batch size fails here
+        fit_data = model.training_data(data, rc.train.seed)
+        TensorBatches(fit_data, rc.train.batch_size)  # raises the one-line error when the data are too few
+    if run_dir is None:
+        return _train(rc, model, data, val, fit_data, None)
+    # after data and model: a bad config leaves no run folder behind, and a folder made here is
+    # removed again when the run fails before its first step
+    folder = prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    try:
+        return _train(rc, model, data, val, fit_data, folder)
+    except BaseException:
+        folder.remove_if_unused()
+        raise
+    finally:
+        folder.release()
+
+
+def _train(rc: RunConfig, model, data, val, fit_data, folder: RunFolder | None) -> tuple[Any, FitResult]:
+    run_dir = folder.path if folder is not None else None
+    resume = folder is not None and folder.resume
     resume_main = resume
     if model.has_pretraining:
         model.pretrain(data, val, phase_fitter(rc.train, run_dir, resume=resume, data_config=rc.data))
         seed_everything(rc.train.seed)  # the main fit draws the same noise whether phases ran or were loaded
         # a run stopped during pre-training has no main checkpoint yet: its main fit starts afresh
-        resume_main = resume and run_dir is not None and latest_valid(run_dir / "checkpoints") is not None
+        resume_main = resume and latest_valid(run_dir / "checkpoints") is not None
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
-    trainer = Trainer(rc.train, run_dir, run_config=resolved)
-    fit_data = model.training_data(data, rc.train.seed)  # e.g. a Siamese network's pairs
+    if run_dir is not None and is_rank_zero():
+        write_run_config(run_dir, resolved)
+    trainer = Trainer(rc.train, run_dir)
+    if fit_data is None:
+        fit_data = model.training_data(data, rc.train.seed)  # e.g. a Siamese network's pairs
     if fit_data is not data:
         log.info(f"training on {len(fit_data)} {fit_data.name}")
     result = trainer.fit(model, fit_data, val, resume=resume_main)
@@ -217,7 +233,10 @@ def phase_fitter(
             "train": to_dict(cfg),
             "input_shape": list(train.sample_shape),
         }
-        Trainer(cfg, folder, run_config=resolved).fit(model, train, val, resume=started)
+        if folder is not None and is_rank_zero():
+            ensure_dir(folder)
+            write_run_config(folder, resolved)
+        Trainer(cfg, folder).fit(model, train, val, resume=started)
         return model
 
     return fit_phase
@@ -281,18 +300,25 @@ def load(run_dir: str | os.PathLike, *, weights: str = "final", device: str | No
     run_dir = Path(run_dir)
     rc, shape = read_run_config(run_dir)
     model = build_model(rc, shape)
-    candidates = {"final": run_dir / "model.safetensors", "best": run_dir / "best.safetensors"}
     if weights not in ("final", "best", "latest"):
         raise UsageError(f"weights must be final, best or latest, got {weights!r}")
-    path = candidates.get(weights)
+    path = {"final": run_dir / "model.safetensors", "best": run_dir / "best.safetensors"}.get(weights)
     if path is None or not path.exists():
-        found = latest_valid(run_dir / "checkpoints")
+        def skipped(msg: str) -> None:
+            log.info(f"{run_dir}: skipping a checkpoint: {msg.removeprefix('warning: ')}")
+
+        found = latest_valid(run_dir / "checkpoints", log=skipped)
         if found is None:
             raise CheckpointError(f"{run_dir} has no {weights} weights and no valid checkpoint; train it first")
         if weights != "latest":
-            log.info(f"{run_dir} has no {path.name}; using checkpoint {found.name}")
+            why = "the run has not finished" if weights == "final" else "the run did not use early stopping"
+            log.info(f"{run_dir} has no {path.name} ({why}): using its newest valid checkpoint, {found.name}")
         path = found / "model.safetensors"
-    load_weights(path, model)
+    fix = (f"delete it to use the run's newest checkpoint instead, or train again with --overwrite"
+           if path.parent == run_dir else "delete that checkpoint folder to use the previous one")
+    verified = load_weights(path, model, fix=fix)
+    if not verified:
+        log.info(f"note: {path} has no checksum (written by an older reprlab): it cannot be verified")
     model.eval()
     if device is not None:
         model.to(device)

@@ -16,6 +16,7 @@ from .common import _rank, _run_data, _check_png_args
 def cmd_train(a: argparse.Namespace) -> int:
     from ..config import parse_overrides, read_config_file
     from ..run import build_run_config, train
+    from ..runfolder import check_run_name
 
     file_values = read_config_file(a.config) if a.config else None
     overrides = parse_overrides(a.overrides)
@@ -35,6 +36,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.run_dir and a.name:
         raise UsageError("pass either --run-dir or --name, not both")
     data_tag = Path(rc.data.name.split(":", 1)[-1]).stem if ":" in rc.data.name or "." in rc.data.name else rc.data.name
+    if a.name is not None:
+        check_run_name(a.name)
     run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / (a.name or f"{rc.model_name}-{data_tag}")
     model, result = train(rc, run_dir, resume=a.resume, overwrite=a.overwrite)
     if result.world_size == 1 or _rank() == 0:
@@ -72,6 +75,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
 
     from .. import load
     from ..eval import encode_data
+    from ..files import atomic_open
 
     out = Path(a.output)
     if out.suffix not in (".npy", ".npz"):
@@ -81,14 +85,14 @@ def cmd_encode(a: argparse.Namespace) -> int:
         raise UsageError(f"model {model.name!r} cannot encode")
     data = _run_data(a, model)
     codes = encode_data(model, data).numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
-        arrays = {"codes": codes}
-        if data.y is not None:
-            arrays["labels"] = data.y.cpu().numpy()
-        np.savez(out, **arrays)
-    else:
-        np.save(out, codes)
+    arrays = {"codes": codes}
+    if data.y is not None:
+        arrays["labels"] = data.y.cpu().numpy()
+    with atomic_open(out, "wb") as f:  # the old file survives a failure (a full disk, Ctrl-C)
+        if out.suffix == ".npz":
+            np.savez(f, **arrays)
+        else:
+            np.save(f, codes)
     log.info(f"wrote {codes.shape[0]} codes of size {codes.shape[1]} to {out}")
     return 0
 

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from ..errors import CheckpointError
+from ..files import atomic_path, fsync_dir
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 
@@ -131,17 +132,6 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_manifest(folder: Path) -> None:
     files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "manifest.json")
     for name in files:
@@ -167,7 +157,7 @@ def verify(folder: Path) -> None:
 def atomic_publish(tmp: Path, final: Path) -> None:
     """Move a finished temporary folder to its final name (replacing an older one of that name)."""
     write_manifest(tmp)
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if final.exists():
         old = final.with_name(final.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -176,7 +166,7 @@ def atomic_publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def step_dirs(checkpoint_dir: Path) -> list[tuple[int, Path]]:
@@ -228,14 +218,49 @@ def read_foreign_state_dict(path: str | Path, hint: str) -> dict[str, Tensor]:
     return state
 
 
-def load_weights(path: Path, model: torch.nn.Module, *, strict: bool = True) -> None:
-    """Load a safetensors weight file into ``model``, with one-line errors for every failure."""
-    if not Path(path).is_file():
+#: key of the weights' SHA-256 in the safetensors header's ``__metadata__``
+DIGEST_KEY = "reprlab_sha256"
+
+
+def tensors_digest(state: dict[str, Tensor]) -> str:
+    """SHA-256 over the tensors of a state dict: for each key in sorted order, its name, dtype,
+    shape and raw bytes. Independent of the file layout, so it can be stored inside the file."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def read_weights(path: Path, *, fix: str = "it may be corrupt") -> tuple[dict[str, Tensor], bool]:
+    """The tensors of a weights file reprlab wrote, checked against the SHA-256 in its header.
+
+    Returns (state, verified): ``verified`` is False for a file without a checksum (written by
+    reprlab before checksums existed). A file whose tensors fail the check, or that is not a
+    safetensors file, is a one-line :class:`CheckpointError` naming it and ending with ``fix``.
+    """
+    path = Path(path)
+    if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
     try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
         state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0]}); it may be corrupt") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"{path} is not a readable safetensors file ({reason}); {fix}") from None
+    digest = meta.get(DIGEST_KEY)
+    if digest is not None and tensors_digest(state) != digest:
+        raise CheckpointError(f"{path} is corrupt: its tensors fail their SHA-256 check (changed after reprlab wrote it); {fix}")
+    return state, digest is not None
+
+
+def load_weights(path: Path, model: torch.nn.Module, *, strict: bool = True, fix: str = "it may be corrupt") -> bool:
+    """Load a safetensors weight file into ``model`` (checked by :func:`read_weights`), with
+    one-line errors for every failure. Returns whether the file carried a checksum."""
+    state, verified = read_weights(path, fix=fix)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -249,10 +274,12 @@ def load_weights(path: Path, model: torch.nn.Module, *, strict: bool = True) -> 
                 "it was saved with another config"
             )
     model.load_state_dict(state, strict=strict)
+    return verified
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Write the model's weights atomically (``path`` is replaced only once complete).
+    """Write the model's weights atomically (``path`` is replaced only once complete), with the
+    SHA-256 of the tensors (:func:`tensors_digest`) in the file's header, checked on load.
 
     Shared tensors (tied weights) are stored once: safetensors refuses aliased tensors, and the
     alias is re-created by the model's constructor on load.
@@ -264,8 +291,5 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
         state[k] = v.detach().cpu().contiguous().clone() if key in seen else v.detach().cpu().contiguous()
         if key is not None:
             seen.setdefault(key, k)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(state, str(tmp))
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={DIGEST_KEY: tensors_digest(state)})

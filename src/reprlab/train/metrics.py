@@ -4,12 +4,13 @@ TensorBoard when installed."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from ..files import atomic_open
 
 
 class MetricsLogger:
-    """Append rows of metrics to ``metrics.csv`` (rewritten atomically when a new column appears)."""
+    """Rows of metrics in ``metrics.csv``, rewritten atomically at every log step."""
 
     def __init__(self, run_dir: Path, tensorboard: bool = True, resume_step: int | None = None):
         self.path = run_dir / "metrics.csv"
@@ -34,23 +35,18 @@ class MetricsLogger:
                 self.tb = None
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        # the whole file, to a temporary file renamed into place: a full disk or a kill never
+        # leaves a half-written row (a few thousand rows at most: cheap next to a training step)
+        with atomic_open(self.path, "w", newline="", fsync=False) as f:
             w = csv.DictWriter(f, fieldnames=self.columns)
             w.writeheader()
             w.writerows(self.rows)
-        os.replace(tmp, self.path)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": step, **{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in metrics.items()}}
         self.rows.append(row)
-        new = [k for k in row if k not in self.columns]
-        if new or not self.path.exists():
-            self.columns += new
-            self._rewrite()
-        else:
-            with open(self.path, "a", newline="") as f:
-                csv.DictWriter(f, fieldnames=self.columns).writerow(row)
+        self.columns += [k for k in row if k not in self.columns]
+        self._rewrite()
         if self.tb is not None:
             for k, v in metrics.items():
                 if isinstance(v, (int, float)):

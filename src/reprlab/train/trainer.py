@@ -19,7 +19,6 @@ GPU, or many processes (``devices=N`` through Fabric's launcher, or under ``torc
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -33,6 +32,7 @@ from torch import Tensor
 
 from ..data.base import TensorBatches, TensorData
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError
+from ..files import OutputError, ensure_dir, is_output_failure, output_error, write_json
 from ..models.base import ReprModel
 from . import checkpoint as ckpt
 from .config import TrainConfig
@@ -40,6 +40,9 @@ from .metrics import MetricsLogger
 from .tracker import MetricTracker
 
 log = logging.getLogger("reprlab")
+
+#: optimizer settings of a param group that come from the config (re-applied on resume)
+HYPERPARAMETERS = ("betas", "weight_decay", "momentum", "eps")
 
 
 @dataclass
@@ -166,7 +169,8 @@ class Trainer:
     config : the training options.
     run_dir : folder for ``config.yaml``, ``metrics.csv``, ``checkpoints/``, ``model.safetensors``
         and ``summary.json``; None trains without writing anything (no checkpoints).
-    run_config : the resolved full config (model, data, train) written as ``config.yaml``.
+    run_config : unused; kept for callers of earlier versions (the pipeline that owns the run
+        folder writes ``config.yaml``, :func:`reprlab.run.train`).
     """
 
     #: freeze the parameters of other updates during an update (see the module docstring);
@@ -228,6 +232,17 @@ class Trainer:
         fabric = self.fabric
         final = self.checkpoint_dir / f"step-{step:06d}"
         tmp = self.checkpoint_dir / f".tmp-step-{step:06d}"
+        try:
+            self._write_checkpoint(tmp, final, model, optimizers, schedulers, trainer_state)
+        except BaseException as e:  # a full disk, a read-only folder, Ctrl-C: no partial checkpoint stays
+            if self.is_main:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if is_output_failure(e) and not isinstance(e, OutputError):
+                raise output_error(final, e) from None
+            raise
+
+    def _write_checkpoint(self, tmp: Path, final: Path, model, optimizers, schedulers, trainer_state: dict) -> None:
+        fabric = self.fabric
         if self.is_main:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
@@ -258,10 +273,29 @@ class Trainer:
         state = ckpt.load_state(path, "state")
         if len(state["optimizers"]) != len(optimizers):
             raise CheckpointError(f"checkpoint {path} has {len(state['optimizers'])} optimizers, the model has {len(optimizers)}")
+        # This run's config (learning rate, schedule, betas, weight decay) applies from the resume
+        # step on; the checkpoint's values are only what they were when it was written.
+        fresh = [(list(sch.base_lrs), [{k: v for k, v in g.items() if k in HYPERPARAMETERS} for g in o.param_groups])
+                 for o, sch in zip(optimizers, schedulers)]
         for o, s in zip(optimizers, state["optimizers"]):
             o.load_state_dict(s)
         for sch, s in zip(schedulers, state["schedulers"]):
             sch.load_state_dict(s)
+        changed = set()
+        for o, sch, (base_lrs, hyper) in zip(optimizers, schedulers, fresh):
+            if list(sch.base_lrs) != base_lrs:
+                changed.add(f"lr {sch.base_lrs[0]:g} -> {base_lrs[0]:g}")
+            sch.base_lrs = base_lrs
+            for g, base, h in zip(o.param_groups, base_lrs, hyper):
+                changed.update(f"{k} {g[k]} -> {v}" for k, v in h.items() if g.get(k) != v)
+                g.update(h)
+                g["initial_lr"] = base
+            factors = [f(sch.last_epoch) for f in sch.lr_lambdas]
+            for g, base, factor in zip(o.param_groups, base_lrs, factors):
+                g["lr"] = base * factor
+            sch._last_lr = [g["lr"] for g in o.param_groups]
+        if changed:
+            self._info(f"resuming with this run's settings: {', '.join(sorted(changed))} (from step {state['trainer']['step']})")
         rng_file = path / f"rng-rank{self.fabric.global_rank}.json"
         if rng_file.exists():
             ckpt.set_rng_state(ckpt.load_state(path, f"rng-rank{self.fabric.global_rank}"))
@@ -371,12 +405,10 @@ class Trainer:
 
         writer = None
         if self.run_dir is not None and self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.run_dir)
+            for stale in self.checkpoint_dir.glob(".tmp-step-*") if self.checkpoint_dir.is_dir() else []:
+                shutil.rmtree(stale, ignore_errors=True)  # left by a process killed while writing a checkpoint
             writer = MetricsLogger(self.run_dir, cfg.tensorboard, resume_step=start if resume else None)
-            if self.run_config is not None:
-                from ..run import write_run_config
-
-                write_run_config(self.run_dir, self.run_config)
 
         tracker = MetricTracker([u.name for u in updates], cfg.log_every, device)
         pbar = None
@@ -410,14 +442,20 @@ class Trainer:
             if int(flag.item()):
                 last = ckpt.latest_valid(self.checkpoint_dir) if self.run_dir is not None else None
                 where = f"update {bad[0]!r} at step {bad[1]}" if bad else f"another process, before step {at}"
-                keep = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
                 value = f"{bad[2]}" if bad else "non-finite"
                 if pbar is not None:
                     pbar.close()
-                raise NonFiniteLossError(
-                    f"loss became {value} in {where}; {keep}: lower train.lr, set train.grad_clip=1.0, "
-                    "or check the data for NaN/Inf, then resume with --resume"
-                )
+                fixes = f"lower train.lr (now {cfg.lr:g}), set train.grad_clip=1.0, or check the data for NaN/Inf"
+                if last:
+                    then = f"the last good checkpoint is {last}: {fixes}, then continue it with --resume and the new value"
+                    if bad and bad[1] <= int(ckpt.STEP_DIR.match(last.name).group(1)) + 1:
+                        # the update just before that checkpoint may already have diverged
+                        then += f" (if it diverges again at once, delete {last} first to resume from the one before)"
+                elif self.run_dir is not None:
+                    then = f"no checkpoint was written yet: {fixes}, then run the same command again (the run folder is reused)"
+                else:
+                    then = f"{fixes}, then train again"
+                raise NonFiniteLossError(f"loss became {value} in {where}; {then}")
 
         for step in range(start, cfg.max_steps):
             batch = batches.at_step(step)
@@ -512,9 +550,7 @@ class Trainer:
         )
         if self.run_dir is not None and self.is_main:
             ckpt.save_weights(model, self.run_dir / "model.safetensors")
-            tmp = self.run_dir / ".summary.json.tmp"
-            tmp.write_text(json.dumps(result.__dict__, indent=2))
-            os.replace(tmp, self.run_dir / "summary.json")
+            write_json(self.run_dir / "summary.json", result.__dict__)
         if writer is not None:
             writer.close()
         fabric.barrier()
