@@ -41,7 +41,7 @@ def main() -> None:
     a = p.parse_args()
     from reprlab.data import load_dataset
     from reprlab.eval.two_sample import aggregate_posterior_sample, prior_fit
-    from reprlab.run import build_run_config, train
+    from reprlab.pipelines.training import build_run_config, train_run
     from reprlab.viz import save_image_grid, traversal_grid
     from reprlab.viz.gan import plot_point_panels
 
@@ -55,7 +55,7 @@ def main() -> None:
                  ("train.max_steps", steps), ("train.batch_size", 100), ("train.lr", 1e-3), ("train.seed", 0),
                  ("train.progress", False), ("train.tensorboard", False), ("train.log_every", max(1, steps // 10)),
                  *hidden.items(), *settings.items()]
-        model, result = train(build_run_config(name, None, pairs), None)
+        model, result = train_run(build_run_config(name, None, pairs), None)
         model.eval()
         fit = prior_fit(model, x)
         rows.append({"model": title, "steps": steps, "train_seconds": result.wall_s, **fit})

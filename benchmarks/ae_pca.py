@@ -39,7 +39,7 @@ TARGETS = {"min_cosine_principal_angle": ">= 0.999", "mse_ratio_to_pca": "<= 1.0
 
 def fit_linear_ae(data, k: int, steps: int, seed: int, tied: bool = True):
     """A linear AE with k codes trained on ``data`` by reprlab's Trainer (full-batch L-BFGS, float64)."""
-    from reprlab.run import build_model, build_run_config
+    from reprlab.pipelines.training import build_model, build_run_config
     from reprlab.train import Trainer
     from reprlab.train.trainer import seed_everything
 

@@ -47,7 +47,7 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
     import json
 
     import reprlab
-    from reprlab.run import build_run_config, train
+    from reprlab.pipelines.training import build_run_config, train_run
 
     settings = {**COMMON, **METHODS[name], **(extra or {})}
     steps = g_steps * settings.get("n_critic", 1)
@@ -62,7 +62,7 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
         if done.run_config.to_dict()["model"] != rc.to_dict()["model"] or done.run_config.train.max_steps != steps:
             raise SystemExit(f"{run_dir} was trained with other settings; drop --reuse-runs")
         return done, json.loads((run_dir / "summary.json").read_text())["wall_s"], run_dir
-    trained, result = train(rc, run_dir, overwrite=True)
+    trained, result = train_run(rc, run_dir, overwrite=True)
     return trained.eval(), result.wall_s, run_dir
 
 

@@ -54,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from reprlab.eval.domain_adaptation import (
-        MSDA_GRID, TASKS, load_domain, make_representation, select_on_source, transfer_accuracy,
-    )
+    from reprlab.eval.domain_adaptation import TASKS, load_domain, select_on_source, transfer_accuracy
+    from reprlab.pipelines.domain_adaptation import MSDA_GRID, make_representation
 
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)

@@ -62,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from reprlab.data import load_dataset
-    from reprlab.eval.oneshot import fewshot_accuracy, from_lake_runs, pixel_similarity
-    from reprlab.run import build_run_config, train
+    from reprlab.eval.oneshot import fewshot_accuracy, pixel_similarity
+    from reprlab.pipelines.training import build_run_config, train_run
 
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)
-    runs = from_lake_runs(load_dataset("omniglot-oneshot", data_dir=data_dir()))
+    runs = load_dataset("omniglot-oneshot", data_dir=data_dir())
     pixel = fewshot_accuracy(pixel_similarity, runs)
     print(f"1-NN on pixels, Lake's 20 runs: {float(pixel.mean()):.4f}", flush=True)
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     rc = build_run_config("siamese", None, overrides)
     t0 = time.perf_counter()
-    model, result = train(rc, Path(args.run_dir), overwrite=True)
+    model, result = train_run(rc, Path(args.run_dir), overwrite=True)
     train_minutes = (time.perf_counter() - t0) / 60
     model.eval()
     acc = fewshot_accuracy(model.similarity_matrix, runs)

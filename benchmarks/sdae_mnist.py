@@ -7,7 +7,7 @@ same MLP without pre-training, with the same fine-tuning budget, next to Vincent
 
 The three variants are the registered ``sdae`` model with ``noise=masking:P`` (SdA-3),
 ``noise=none`` (SAA-3) and ``pretrain_steps=0`` (the MLP), each pre-trained through the same
-:func:`reprlab.run.phase_fitter` that ``reprlab train sdae`` uses, then fine-tuned by the one
+:func:`reprlab.pipelines.training.phase_fitter` that ``reprlab train sdae`` uses, then fine-tuned by the one
 Trainer with identical options (optimizer, epochs, schedule, seed). The peer here is the paper's
 table: its numbers are quoted with its setting, not re-run.
 
@@ -28,7 +28,7 @@ from _common import command_line, data_dir, print_table, write_result
 
 from reprlab.data import TensorBatches, load_dataset
 from reprlab.models.stacked import StackedAutoEncoder, StackedAutoEncoderConfig
-from reprlab.run import phase_fitter
+from reprlab.pipelines.training import phase_fitter
 from reprlab.train import TrainConfig, Trainer, seed_everything
 
 PAPER = {

@@ -63,7 +63,7 @@ def time_row(net, content, style, size: int, reps: int, warmup: int) -> dict:
 def quality_rows(content, style, size: int, steps: int, seed: int) -> list[dict]:
     """The default stylize run (transfer), random multi-scale net."""
     from reprlab.models.style import StyleConfig, stylize
-    from reprlab.nets.features import RandomMultiScaleNet
+    from reprlab.nets.feature_nets import RandomMultiScaleNet
 
     net = RandomMultiScaleNet(seed=seed)
     rows = []
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from reprlab.data.photos import embedded_photo
     from reprlab.models.style import StyleConfig, stylize
-    from reprlab.nets.features import RandomMultiScaleNet, VGG19Features
+    from reprlab.nets.feature_nets import RandomMultiScaleNet, VGG19Features
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

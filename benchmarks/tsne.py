@@ -39,7 +39,7 @@ TARGETS = {"speedup_vs_sklearn": (">=", 3.0), "trustworthiness_deficit": ("<=", 
 def train_ae_codes(n_test: int, steps: int, seed: int):
     """32-D codes of the first ``n_test`` MNIST test images from an MLP AE trained by reprlab."""
     from reprlab.eval import encode_data
-    from reprlab.run import build_run_config, load_data, train
+    from reprlab.pipelines.training import build_run_config, load_data, train_run
 
     rc = build_run_config("ae", None, [
         ("data.name", "mnist"), ("data.data_dir", str(data_dir())), ("data.val_fraction", 0.0),
@@ -48,7 +48,7 @@ def train_ae_codes(n_test: int, steps: int, seed: int):
         ("train.log_every", max(1, steps // 10)),
     ])
     t0 = time.perf_counter()
-    model, _ = train(rc, None)
+    model, _ = train_run(rc, None)
     seconds = time.perf_counter() - t0
     test = load_data(rc, "test").subset(slice(0, n_test))
     model.eval()

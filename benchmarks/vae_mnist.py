@@ -42,7 +42,7 @@ PUBLISHED_NLL = 86.76  # Burda et al. 2016, Table 1, VAE, 1 stochastic layer, k 
 
 def reprlab_vae(data_name: str, hidden: list[int], latent: int, epochs: int, batch: int, lr: float, seed: int,
                 binarize: str, steps_per_epoch: int):
-    from reprlab.run import build_run_config, train
+    from reprlab.pipelines.training import build_run_config, train_run
 
     rc = build_run_config("vae", None, [
         ("data.name", data_name), ("data.data_dir", str(data_dir())), ("data.val_fraction", 0.0),
@@ -51,7 +51,7 @@ def reprlab_vae(data_name: str, hidden: list[int], latent: int, epochs: int, bat
         ("train.seed", seed), ("train.progress", False), ("train.tensorboard", False),
         ("train.log_every", steps_per_epoch),
     ])
-    model, result = train(rc, None)
+    model, result = train_run(rc, None)
     return model.eval(), result.wall_s, result  # the training loop's time (data loading excluded, as for Pythae)
 
 

@@ -185,5 +185,5 @@ def test_a_model_that_does_not_fit_the_data_leaves_no_run_folder(tmp_path, capsy
     np.save(features, np.random.default_rng(0).random((50, 6), dtype=np.float32))
     run = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "ae", "arch=conv", "--data", str(features), "--run-dir", str(run))
-    assert code == 2 and "model.arch=conv needs image data" in error_line(err)
+    assert code == 2 and "model.arch=conv needs images" in error_line(err)
     assert not run.exists()

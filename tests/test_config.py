@@ -7,10 +7,10 @@ from typing import Literal
 
 import pytest
 
-from reprlab.config import coerce, describe, from_dict, parse_overrides, read_config_file, to_dict
+from reprlab.config import coerce, describe, from_dict, option, parse_overrides, read_config_file, to_dict
 from reprlab.errors import ConfigError
 from reprlab.models.autoencoder import AutoEncoderConfig
-from reprlab.run import DataConfig, build_run_config
+from reprlab.pipelines.training import DataConfig, build_run_config
 from reprlab.train import TrainConfig
 
 
@@ -151,3 +151,25 @@ def test_read_config_file(tmp_path):
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ConfigError):
         read_config_file(tmp_path / "bin.yaml")
+
+
+_REGISTRY = {"a": 1, "b": 2}
+
+
+@dataclasses.dataclass
+class _ChoiceConfig:
+    name: str = option("a", "a name of the registry", choices=lambda: list(_REGISTRY))
+
+
+def test_choices_are_read_from_the_registry_when_checked_and_when_described():
+    assert from_dict(_ChoiceConfig, {"name": "b"}, "model").name == "b"
+    with pytest.raises(ConfigError) as e:
+        from_dict(_ChoiceConfig, {"name": "c"}, "model")
+    assert str(e.value) == "model.name: 'c' is not allowed; expected 'a' | 'b'"
+    assert describe(_ChoiceConfig, "model.")[0][1] == "'a' | 'b' = 'a'"
+    _REGISTRY["c"] = 3
+    try:
+        assert from_dict(_ChoiceConfig, {"name": "c"}, "model").name == "c"
+        assert describe(_ChoiceConfig, "model.")[0][1] == "'a' | 'b' | 'c' = 'a'"
+    finally:
+        del _REGISTRY["c"]

@@ -1,9 +1,13 @@
-"""reprlab: representation learning, from auto-encoders to GANs, under one PyTorch API."""
+"""reprlab: representation learning, from auto-encoders to GANs, under one PyTorch API.
 
-__version__ = "0.1.0"
+``reprlab.train_run(config, run_dir)`` trains a run (the pipeline of ``reprlab train``),
+``reprlab.load(run_dir)`` gives its model back; the packages follow the layers
+data → nets → models → train → eval → viz → pipelines → report → cli (see ARCHITECTURE.md).
+"""
 
-from .run import load, train  # noqa: E402
+from ._version import __version__
+from .pipelines.training import load, train_run  # noqa: E402
 from . import data, models  # noqa: E402,F401
 from .models.mda import MDA, MSDA  # noqa: E402
 
-__all__ = ["MDA", "MSDA", "__version__", "data", "load", "models", "train"]
+__all__ = ["MDA", "MSDA", "__version__", "data", "load", "models", "train_run"]

@@ -3,6 +3,10 @@
 Each field carries its help text in ``metadata["help"]``; :func:`from_dict` checks every key and
 value against the field's type and raises a one-line :class:`ConfigError` naming the key and
 what is allowed. The library below trusts the resulting objects.
+
+A ``str`` field whose allowed values are a registry's names (GAN losses, regularizers) takes
+``choices=``, a function that returns them: they are read when a value is checked and when
+``--help`` is printed, so a name added to the registry is accepted with no other edit.
 """
 
 from __future__ import annotations
@@ -12,16 +16,23 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Callable, Iterable, Literal, get_args, get_origin
 
 import yaml
 
 from .errors import ConfigError
 
 
-def option(default: Any, help: str, **constraints: Any) -> Any:
-    """A config field with a help string and optional constraints (``ge``, ``gt``, ``le``, ``lt``)."""
-    kwargs: dict[str, Any] = {"metadata": {"help": help, **constraints}}
+def option(default: Any, help: str, *, choices: Callable[[], Iterable[Any]] | None = None, **constraints: Any) -> Any:
+    """A config field with a help string and optional constraints (``ge``, ``gt``, ``le``, ``lt``).
+
+    ``choices``: a function returning the allowed values (e.g. a registry's names), called each
+    time a value is checked or the help is printed (instead of a ``Literal`` copy of the registry).
+    """
+    meta = {"help": help, **constraints}
+    if choices is not None:
+        meta["choices"] = choices
+    kwargs: dict[str, Any] = {"metadata": meta}
     if isinstance(default, (list, dict, set)):
         kwargs["default_factory"] = lambda: type(default)(default)
     else:
@@ -139,6 +150,18 @@ def _check_constraints(value: Any, meta: dict, key: str) -> None:
                 raise ConfigError(f"{key}: {value!r} is not allowed; must be {word} {meta[name]}")
 
 
+def choices_of(f: dataclasses.Field) -> list[Any] | None:
+    """The allowed values of a field declared with ``option(..., choices=...)``, read now (else None)."""
+    choices = f.metadata.get("choices")
+    return None if choices is None else list(choices())
+
+
+def _check_choices(value: Any, f: dataclasses.Field, key: str) -> None:
+    allowed = choices_of(f)
+    if allowed is not None and value is not None and value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not allowed; expected {' | '.join(repr(a) for a in allowed)}")
+
+
 def fields_of(cls: type) -> dict[str, dataclasses.Field]:
     hints = typing.get_type_hints(cls)
     out = {}
@@ -163,6 +186,7 @@ def from_dict(cls: type, values: dict[str, Any] | None, section: str = "") -> An
         f = fields[name]
         v = coerce(value, f.type, prefix + name)
         _check_constraints(v, f.metadata, prefix + name)
+        _check_choices(v, f, prefix + name)
         kwargs[name] = v
     try:
         return cls(**kwargs)
@@ -194,7 +218,9 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
     rows = []
     for name, f in fields_of(cls).items():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        rows.append((prefix + name, f"{_type_name(f.type)} = {default!r}", f.metadata.get("help", "")))
+        allowed = choices_of(f)
+        kind = _type_name(f.type) if allowed is None else " | ".join(repr(a) for a in allowed)
+        rows.append((prefix + name, f"{kind} = {default!r}", f.metadata.get("help", "")))
     return rows
 
 

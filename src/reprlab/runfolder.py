@@ -226,7 +226,7 @@ class RunFolder:
 
 
 def _write_marker(folder: Path) -> None:
-    from . import __version__
+    from ._version import __version__
 
     write_json(folder / MARKER, {"reprlab_version": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
 

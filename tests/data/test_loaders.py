@@ -13,7 +13,7 @@ import torch
 
 from reprlab.data import DATASETS, load_dataset, missing_files
 from reprlab.data.idx import read_idx, write_idx
-from reprlab.data.omniglot import OneShotTasks
+from reprlab.data.fewshot import FewShotTasks
 from reprlab.errors import DataError
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -221,15 +221,16 @@ def test_omniglot_missing_and_unknown(tmp_path):
 
 def test_oneshot(oneshot, data_dir):
     t = oneshot
-    assert isinstance(t, OneShotTasks) and len(t) == 20 and t.run_names[0] == "run01"
-    assert t.support.shape == t.query.shape == (20, 20, 1, 105, 105)
+    assert isinstance(t, FewShotTasks) and len(t) == 20 and t.names[0] == "run01" and (t.n_way, t.k_shot) == (20, 1)
+    assert t.x.shape == (800, 1, 105, 105) and t.support.shape == t.query.shape == (20, 20)
+    assert torch.equal(t.support_class, torch.arange(20).expand(20, 20))
     assert t.answer.shape == (20, 20) and t.answer.dtype == torch.int64
     assert 0 <= t.answer.min() and t.answer.max() <= 19
-    assert ((t.support == 0) | (t.support == 1)).all() and t.query.mean() < 0.5
+    assert ((t.x == 0) | (t.x == 1)).all() and t.x[t.query].mean() < 0.5
     # run01/test/item01.png -> run01/training/class08.png, the first line of run01's labels
     assert t.answer[0, 0] == 7
     with zipfile.ZipFile(data_dir / "omniglot/all_runs.zip") as z:
-        for r, run in enumerate(t.run_names):
+        for r, run in enumerate(t.names):
             for line in z.read(f"{run}/class_labels.txt").decode().split("\n"):
                 if line.strip():
                     item, cls = re.fullmatch(rf"{run}/test/item(\d+)\.png {run}/training/class(\d+)\.png", line.strip()).groups()

@@ -12,12 +12,11 @@ from reprlab.errors import UsageError
 from reprlab.eval.domain_adaptation import (
     TASKS,
     load_domain,
-    run_tasks,
     select_on_source,
     source_cv_accuracy,
-    summarize,
     transfer_accuracy,
 )
+from reprlab.pipelines.domain_adaptation import run_tasks, summarize
 
 
 class Spy(BaseEstimator, TransformerMixin):

@@ -9,7 +9,8 @@ import torch
 from reprlab.data import load_dataset
 from reprlab.data.base import TensorData
 from reprlab.errors import DataError
-from reprlab.eval.oneshot import fewshot_accuracy, from_lake_runs, pixel_similarity, sample_tasks
+from reprlab.data.fewshot import sample_tasks
+from reprlab.eval.oneshot import fewshot_accuracy, pixel_similarity
 
 
 def _toy(n_classes=8, per_class=4, groups=2):
@@ -64,16 +65,15 @@ def test_too_few_classes_is_an_error_or_fits():
 
 
 def test_lake_runs_pixel_nearest_neighbour(data_dir):
-    runs = load_dataset("omniglot-oneshot", data_dir=data_dir)
-    tasks = from_lake_runs(runs)
+    tasks = load_dataset("omniglot-oneshot", data_dir=data_dir)
     acc = fewshot_accuracy(pixel_similarity, tasks)
     assert acc.shape == (20,)
     # independent computation: per run, each test image gets the training image at the smallest distance
     per_run = []
     for r in range(20):
-        s = runs.support[r].flatten(1).double().numpy()
-        q = runs.query[r].flatten(1).double().numpy()
+        s = tasks.x[tasks.support[r]].flatten(1).double().numpy()
+        q = tasks.x[tasks.query[r]].flatten(1).double().numpy()
         d = ((q[:, None, :] - s[None, :, :]) ** 2).sum(-1)
-        per_run.append(float((d.argmin(1) == runs.answer[r].numpy()).mean()))
+        per_run.append(float((d.argmin(1) == tasks.answer[r].numpy()).mean()))
     np.testing.assert_allclose(acc.numpy(), per_run)
     assert 0.1 < float(acc.mean()) < 0.4  # the lecture's table: 1-NN on pixels 21.7 %

@@ -135,7 +135,7 @@ def test_conv_decoder_mirrors_encoder_sizes_exactly(shape, channels):
 
 
 def test_conv_needs_images():
-    with pytest.raises(ConfigError, match="model.arch=conv needs image data"):
+    with pytest.raises(ConfigError, match="model.arch=conv needs images"):
         AutoEncoder(AutoEncoderConfig(arch="conv"), (64,))
 
 

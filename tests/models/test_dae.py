@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reprlab import run
+from reprlab.pipelines import training as run
 from reprlab.cli import main
 from reprlab.data import Batch, load_dataset, masking_noise
 from reprlab.errors import ConfigError
@@ -101,7 +101,7 @@ def test_a_trained_dae_denoises_held_out_digits_better_than_the_identity():
         ("hidden", [128]), ("code_dim", 64), ("loss", "bce"), ("noise", "masking:0.25"),
         ("train.max_steps", 300), ("train.lr", 3e-3), ("train.progress", False), ("val_fraction", 0.0),
     ])
-    model, _ = run.train(rc, None)
+    model, _ = run.train_run(rc, None)
     model.eval()
     test = load_dataset("digits", split="test", seed=0)
     x_tilde = masking_noise(test.x, 0.25, torch.Generator().manual_seed(123))

@@ -17,7 +17,7 @@ from reprlab.errors import ConfigError
 from reprlab.models.gan.dirac import (
     MODES,
     PAPER_METHODS,
-    DiracGAN,
+    DiracMethod,
     closed_form_eigenvalues,
     closed_form_field,
     closed_form_jacobian,
@@ -42,7 +42,7 @@ def _dist(traj: np.ndarray) -> np.ndarray:
 def test_numeric_field_through_the_library_equals_the_closed_form(loss, reg):
     g = torch.Generator().manual_seed(0)
     theta, psi = (torch.rand(2, 64, generator=g, dtype=torch.float64) * 4 - 2).unbind(0)
-    method = DiracGAN(loss, reg, gamma=0.7)
+    method = DiracMethod(loss, reg, gamma=0.7)
     num, closed = numeric_field(method, theta, psi), closed_form_field(method, theta, psi)
     tol = {"noise": 2e-3, "gp": 1e-6}.get(reg, 1e-10)  # noise: 512 quantiles vs Gauss-Hermite; gp: sqrt(ψ²+1e-12)
     for a, b in zip(num, closed):
@@ -53,22 +53,22 @@ def test_numeric_field_through_the_library_equals_the_closed_form(loss, reg):
 def test_field_by_hand_at_one_point():
     theta, psi = 1.0, 0.5
     # ns: v = (ψ/(1 + e^{θψ}), −θ/(1 + e^{−θψ}))
-    v = numeric_field(DiracGAN("ns"), theta, psi)
+    v = numeric_field(DiracMethod("ns"), theta, psi)
     assert float(v[0]) == pytest.approx(0.5 / (1 + math.exp(0.5)), abs=1e-12)
     assert float(v[1]) == pytest.approx(-1.0 / (1 + math.exp(-0.5)), abs=1e-12)
     # minimax + roth (γ = 2): v_ψ = −θσ(θψ) − γ[ψ/4 + σ²ψ + σ²(1 − σ)θψ²]
     s = 1 / (1 + math.exp(-0.5))
-    v = numeric_field(DiracGAN("minimax", "roth", 2.0), theta, psi)
+    v = numeric_field(DiracMethod("minimax", "roth", 2.0), theta, psi)
     assert float(v[0]) == pytest.approx(0.5 * s, abs=1e-12)
     assert float(v[1]) == pytest.approx(-s - 2 * (0.5 / 4 + s * s * 0.5 + s * s * (1 - s) * 0.25), abs=1e-12)
     # wgan-gp (γ = 3): v = (ψ, −θ − 2γ(|ψ| − 1)), ψ > 0
-    v = numeric_field(DiracGAN("wgan-gp", gamma=3.0), theta, psi)
+    v = numeric_field(DiracMethod("wgan-gp", gamma=3.0), theta, psi)
     assert (float(v[0]), float(v[1])) == pytest.approx((0.5, -1.0 + 3.0), abs=1e-9)
 
 
 @pytest.mark.parametrize("loss,reg", [c for c in COMBOS if c[1] != "gp"])
 def test_numeric_jacobian_at_equilibrium_matches_the_closed_form(loss, reg):
-    method = DiracGAN(loss, reg, gamma=0.7)
+    method = DiracMethod(loss, reg, gamma=0.7)
     J = numeric_jacobian(method)
     np.testing.assert_allclose(J, closed_form_jacobian(method), atol=1e-9)
     lam = sort_eigenvalues(np.linalg.eigvals(J))
@@ -77,19 +77,19 @@ def test_numeric_jacobian_at_equilibrium_matches_the_closed_form(loss, reg):
 
 def test_eigenvalues_are_the_papers():
     # unregularized: ±i f'(0) = ±i/2 (GAN), ±i (WGAN); R1/R2: −γ/2 ± sqrt(γ²/4 − f'(0)²)
-    np.testing.assert_allclose(closed_form_eigenvalues(DiracGAN("minimax")), [-0.5j, 0.5j], atol=1e-12)
-    np.testing.assert_allclose(sort_eigenvalues(np.linalg.eigvals(numeric_jacobian(DiracGAN("wgan")))), [-1j, 1j], atol=1e-12)
+    np.testing.assert_allclose(closed_form_eigenvalues(DiracMethod("minimax")), [-0.5j, 0.5j], atol=1e-12)
+    np.testing.assert_allclose(sort_eigenvalues(np.linalg.eigvals(numeric_jacobian(DiracMethod("wgan")))), [-1j, 1j], atol=1e-12)
     for gamma in (0.3, 2.0):
         root = np.sqrt(complex(gamma**2 / 4 - 0.25))
         expected = sort_eigenvalues([-gamma / 2 - root, -gamma / 2 + root])
         for reg in ("r1", "r2"):
-            got = sort_eigenvalues(np.linalg.eigvals(numeric_jacobian(DiracGAN("minimax", reg, gamma))))
+            got = sort_eigenvalues(np.linalg.eigvals(numeric_jacobian(DiracMethod("minimax", reg, gamma))))
             np.testing.assert_allclose(got, expected, atol=1e-12)
             assert np.all(got.real < 0)
 
 
 def test_wgan_gp_has_no_closed_form_jacobian_and_the_smoothed_one_is_unstable():
-    method = DiracGAN("wgan-gp", gamma=1.0)
+    method = DiracMethod("wgan-gp", gamma=1.0)
     assert closed_form_jacobian(method) is None and closed_form_eigenvalues(method) is None
     lam = np.linalg.eigvals(numeric_jacobian(method))
     assert lam.real.max() > 1e5  # ∂v_ψ/∂ψ ≈ 2γ/1e-6 from sqrt(ψ² + 1e-12)
@@ -99,15 +99,15 @@ def test_wgan_gp_has_no_closed_form_jacobian_and_the_smoothed_one_is_unstable():
 
 
 def test_simultaneous_descent_on_the_minimax_gan_moves_away_every_step():
-    traj = trajectory(DiracGAN("minimax"), (1.0, 1.0), H, 200, "simultaneous")
+    traj = trajectory(DiracMethod("minimax"), (1.0, 1.0), H, 200, "simultaneous")
     r2 = (traj**2).sum(-1)
-    v = torch.stack(numeric_field(DiracGAN("minimax"), traj[:-1, 0], traj[:-1, 1]), -1).numpy()
+    v = torch.stack(numeric_field(DiracMethod("minimax"), traj[:-1, 0], traj[:-1, 1]), -1).numpy()
     # v ⟂ (θ, ψ), so r²_{k+1} = r²_k + h²‖v_k‖² > r²_k
     np.testing.assert_allclose(np.diff(r2), H**2 * (v**2).sum(-1), rtol=1e-9)
     assert np.all(np.diff(r2) > 0)
 
 
-@pytest.mark.parametrize("method", [DiracGAN("minimax"), DiracGAN("ns"), DiracGAN("logratio"), DiracGAN("wgan")],
+@pytest.mark.parametrize("method", [DiracMethod("minimax"), DiracMethod("ns"), DiracMethod("logratio"), DiracMethod("wgan")],
                          ids=lambda m: m.loss)
 def test_simultaneous_descent_spirals_out_of_the_unregularized_equilibrium(method):
     start = np.array([0.05, 0.05])
@@ -116,8 +116,8 @@ def test_simultaneous_descent_spirals_out_of_the_unregularized_equilibrium(metho
 
 
 def test_linear_growth_rate_is_the_modulus_of_one_plus_h_lambda():
-    traj = trajectory(DiracGAN("minimax"), (1e-4, 0.0), H, 300, "simultaneous")
-    lam = closed_form_eigenvalues(DiracGAN("minimax"))
+    traj = trajectory(DiracMethod("minimax"), (1e-4, 0.0), H, 300, "simultaneous")
+    lam = closed_form_eigenvalues(DiracMethod("minimax"))
     assert _dist(traj[-1]) / 1e-4 == pytest.approx(abs(1 + H * lam[0]) ** 300, rel=1e-4)
 
 
@@ -136,7 +136,7 @@ def test_zero_centered_penalties_and_instance_noise_converge(name, mode):
 
 
 def test_alternating_descent_keeps_the_unregularized_gan_on_a_bounded_cycle():
-    method = DiracGAN("minimax")
+    method = DiracMethod("minimax")
     alt_traj = trajectory(method, (1.0, 1.0), H, 500, "alternating")
     alt, sim = _dist(alt_traj), _dist(trajectory(method, (1.0, 1.0), H, 500, "simultaneous"))
     r0 = math.sqrt(2)
@@ -151,7 +151,7 @@ def test_wgan_clipping_keeps_psi_in_range_and_trajectories_match_both_fields():
     assert method.clip == 1.0 and method.n_critic == 5
     traj = trajectory(method, (1.5, 0.5), H, 50, "alternating")
     assert traj.shape == (51, 2) and np.abs(traj[:, 1]).max() <= 1.0
-    r1 = DiracGAN("minimax", "r1", 1.0)
+    r1 = DiracMethod("minimax", "r1", 1.0)
     batch = trajectory(r1, [(1.0, 1.0), (-0.5, 1.5)], H, 40, "simultaneous", field="numeric")
     assert batch.shape == (41, 2, 2)
     np.testing.assert_allclose(batch, trajectory(r1, [(1.0, 1.0), (-0.5, 1.5)], H, 40, "simultaneous", field="closed"),
@@ -163,7 +163,7 @@ def test_the_gp_field_leaves_the_global_random_state_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    numeric_field(DiracGAN("wgan-gp"), torch.ones(4), torch.ones(4))
+    numeric_field(DiracMethod("wgan-gp"), torch.ones(4), torch.ones(4))
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -172,17 +172,17 @@ def test_the_gp_field_leaves_the_global_random_state_alone():
                                     dict(n_critic=0)])
 def test_bad_settings_raise_config_errors(kwargs):
     with pytest.raises(ConfigError):
-        DiracGAN(**kwargs)
+        DiracMethod(**kwargs)
 
 
 @pytest.mark.parametrize("kwargs", [dict(lr=0.0), dict(steps=0), dict(mode="sideways"), dict(field="both")])
 def test_bad_dynamics_raise_config_errors(kwargs):
     with pytest.raises(ConfigError):
-        trajectory(DiracGAN(), **kwargs)
+        trajectory(DiracMethod(), **kwargs)
 
 
 def test_plot_dirac_draws_one_panel_per_method(tmp_path):
-    analyses = plot_dirac(["gan", DiracGAN("minimax", "r1", 1.0)], tmp_path / "f.png", steps=30)
+    analyses = plot_dirac(["gan", DiracMethod("minimax", "r1", 1.0)], tmp_path / "f.png", steps=30)
     assert [a.title for a in analyses] == ["standard GAN", "minimax + r1 (γ=1)"]
     assert set(analyses[0].trajectories) == set(MODES) and analyses[0].trajectories["alternating"].shape == (31, 2)
     with Image.open(tmp_path / "f.png") as im:

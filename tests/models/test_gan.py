@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from reprlab.config import from_dict, to_dict
 from reprlab.data.base import TensorData
 from reprlab.errors import ConfigError
-from reprlab.models import GAN, GANConfig
+from reprlab.models import GAN, AAEConfig, GANConfig, TemperedGANConfig
 from reprlab.models.gan import get_loss, get_regularizer
 from reprlab.models.gan.losses import (
     gan_discriminator_loss,
@@ -217,6 +218,29 @@ def test_short_training_moves_samples_towards_the_ring(loss, reg):
     # untrained samples sit near the origin; trained ones approach the ring of radius 2
     assert (end - 2).abs().mean() < 0.6 * (start - 2).abs().mean()
     assert all(math.isfinite(v) for v in result.train_metrics.values())
+
+
+# ------------------------------------------------------------------------------------ the adversary's options
+@pytest.mark.parametrize("cls,key", [(GANConfig, "loss"), (TemperedGANConfig, "loss"), (AAEConfig, "gan_loss")])
+def test_wgan_gp_resolves_to_the_wgan_loss_with_the_gp_regularizer(cls, key):
+    cfg = from_dict(cls, {key: "wgan-gp", "gp_weight": 3.0, "gamma": 0.1}, "model")
+    assert (getattr(cfg, key), cfg.reg, cfg.gamma, cfg.clip, cfg.weight_clip) == ("wgan", "gp", 3.0, None, None)
+    assert from_dict(cls, to_dict(cfg), "model") == cfg  # the run's config.yaml reads back the same
+    for reg in ("gp", "r1"):
+        with pytest.raises(ConfigError, match=f"model.{key}=wgan-gp already includes its regularizer"):
+            cls(**{key: "wgan-gp", "reg": reg})
+    assert cls(**{key: "wgan", "reg": "gp"}).weight_clip == 0.01  # an explicit wgan + gp still clips, unless clip=null
+
+
+def test_wgan_gp_trains_exactly_as_wgan_with_gp_and_no_clipping():
+    common = dict(g_hidden=(8,), d_hidden=(8,), latent_dim=2, n_critic=2)
+    runs = [_fit(cfg, 6) for cfg in (GANConfig(loss="wgan-gp", gp_weight=3.0, **common),
+                                     GANConfig(loss="wgan", reg="gp", gamma=3.0, clip=None, **common))]
+    (a, ra), (b, rb) = runs
+    losses = [{k: v for k, v in r.train_metrics.items() if k.startswith("train/")} for r in (ra, rb)]
+    assert losses[0] == losses[1] and "train/discriminator/gp" in losses[0]
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 # ------------------------------------------------------------------------------------ Tempered GAN

@@ -104,15 +104,16 @@ def test_forward_returns_loss_and_pair_accuracy():
 
 @pytest.mark.parametrize("loss", ["koch", "contrastive", "cosine"])
 def test_training_on_digit_pairs_learns_one_shot_recognition(loss, tmp_path):
-    from reprlab.eval.oneshot import fewshot_accuracy, pixel_similarity, sample_tasks
-    from reprlab.run import build_run_config, train
+    from reprlab.data.fewshot import sample_tasks
+    from reprlab.eval.oneshot import fewshot_accuracy, pixel_similarity
+    from reprlab.pipelines.training import build_run_config, train_run
 
     rc = build_run_config("siamese", None, [
         ("loss", loss), ("hidden", [128]), ("embedding_dim", 32), ("margin", 1.0 if loss == "contrastive" else 0.0),
         ("train.max_steps", 1500), ("train.batch_size", 64), ("train.progress", False), ("train.val_every", 200),
         ("val_way", 5), ("val_tasks", 50), ("train.tensorboard", False),
     ])
-    model, result = train(rc, tmp_path / loss)
+    model, result = train_run(rc, tmp_path / loss)
     # early stopping's monitor is the one-shot error of validation tasks
     assert result.best_val <= 1 - result.val_metrics["val/oneshot_acc"] + 1e-12
     test = load_dataset("digits", split="test")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reprlab import run
+from reprlab.pipelines import training as run
 from reprlab.cli import main
 from reprlab.data import Batch, TensorData, load_dataset
 from reprlab.errors import ConfigError, DataError, UsageError
@@ -172,7 +172,7 @@ def test_reprlab_train_sdae_pretrains_then_fine_tunes_and_resumes(tmp_path, monk
 def test_stacked_dae_transformer_concatenates_the_clean_input_and_each_code():
     from sklearn.base import clone
 
-    from reprlab.models.stacked import StackedDAETransformer
+    from reprlab.pipelines.sda import StackedDAETransformer
 
     rng = np.random.default_rng(0)
     X = (rng.random((120, 12)) < 0.3).astype(np.float64)
@@ -205,7 +205,7 @@ def test_stacked_dae_transformer_concatenates_the_clean_input_and_each_code():
 
 
 def test_stacked_dae_transformer_training_lowers_the_denoising_loss():
-    from reprlab.models.stacked import StackedDAETransformer
+    from reprlab.pipelines.sda import StackedDAETransformer
 
     rng = np.random.default_rng(1)
     scales = 0.6 ** np.arange(16)  # a decaying spectrum: a code of 2 must find the 2 strongest directions
@@ -250,7 +250,7 @@ def test_finetune_labels_keeps_a_stratified_sample_and_pretraining_sees_every_ex
     monkeypatch.setattr(stacked.StackedAutoEncoder, "training_data", lambda self, d, s=0: sizes.append(len(d)) or real_td(self, d, s))
     rc = run.build_run_config("sdae", None, [("hidden", [16]), ("pretrain_steps", 5), ("finetune_labels", 50),
                                              ("train.max_steps", 3), ("train.batch_size", 25), ("data.val_fraction", 0.0)])
-    _, result = run.train(rc, None)
+    _, result = run.train_run(rc, None)
     assert [len(c["train"]) for c in calls] == sizes == [len(train)] and result.steps == 3
 
 

@@ -18,7 +18,7 @@ from reprlab.models.style import (
     StyleConfig, content_loss, gram_matrix, resize_longest, rgb_to_yuv, style_layer_loss, style_loss, stylize,
     total_variation,
 )
-from reprlab.nets.features import RandomMultiScaleNet
+from reprlab.nets.feature_nets import RandomMultiScaleNet
 
 TINY = ["--size", "32", "--steps", "5", "--random-sizes", "3,5", "--random-filters", "8"]
 
@@ -110,7 +110,7 @@ def test_pyramid_runs_coarse_to_fine_and_ends_at_full_size(net, photos):
 
 def test_images_too_small_for_vgg19_are_refused_in_one_line_before_any_step(photos):
     from reprlab.errors import UsageError
-    from reprlab.nets.features import VGG19Features
+    from reprlab.nets.feature_nets import VGG19Features
 
     vgg = VGG19Features(None)  # random weights: only its shape rules matter here
     panorama = torch.rand(1, 3, 20, 200)

@@ -72,13 +72,13 @@ def test_gaussian_log_likelihood_matches_scipy():
 
 @pytest.fixture(scope="module")
 def trained_vae():
-    from reprlab.run import build_run_config, train
+    from reprlab.pipelines.training import build_run_config, train_run
 
     rc = build_run_config("vae", None, [
         ("hidden", [128]), ("latent_dim", 4), ("train.max_steps", 600), ("train.progress", False),
         ("train.val_every", 300), ("train.tensorboard", False), ("train.seed", 0),
     ])
-    return train(rc, None)
+    return train_run(rc, None)
 
 
 def test_iwae_is_above_the_elbo_and_grows_with_k(trained_vae):

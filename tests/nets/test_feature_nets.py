@@ -11,7 +11,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from helpers import error_line, run_cli
 from reprlab.errors import CheckpointError, UsageError
-from reprlab.nets.features import (
+from reprlab.nets.feature_nets import (
     IMAGENET_MEAN, IMAGENET_STD, RandomMultiScaleNet, VGG19Features, build_feature_net, load_vgg19_state_dict,
 )
 
@@ -108,7 +108,7 @@ def test_recompute_gives_the_same_gradients_and_keeps_fewer_activations():
     import torch
 
     from reprlab.models.style import gram_matrix
-    from reprlab.nets.features import VGG19Features
+    from reprlab.nets.feature_nets import VGG19Features
 
     torch.manual_seed(0)
     net = VGG19Features()

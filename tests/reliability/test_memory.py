@@ -16,7 +16,7 @@ from reprlab import memory
 from reprlab.data import load_dataset
 from reprlab.errors import ResourceError, UsageError
 from reprlab.memory import TRAINING_FACTOR, check_fits, check_model_fits, human_bytes, model_memory_bytes
-from reprlab.run import build_model, build_run_config
+from reprlab.pipelines.training import build_model, build_run_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -184,16 +184,19 @@ def test_gan_snapshot_of_points_writes_png_and_npy_through_the_helper(tmp_path, 
     import numpy as np
 
     from reprlab.models import GAN, GANConfig
+    from reprlab.pipelines.training import write_snapshot
 
     model = GAN(GANConfig(g_hidden=(8,), d_hidden=(8,), latent_dim=2), (2,))
-    model.snapshot(tmp_path, 5)
+    assert set(model.snapshot()) == {"samples"} and model.snapshot()["samples"].shape == (2000, 2)  # data, no file
+    assert not any(tmp_path.iterdir())
+    write_snapshot(model, tmp_path, 5)
     points = np.load(tmp_path / "samples" / "step-000005.npy")
     assert points.shape == (2000, 2) and (tmp_path / "samples" / "step-000005.png").is_file()
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step-000005.npy", "step-000005.png"]
     (tmp_path / "samples" / "step-000007.npy").write_bytes(OLD)
     fail_writes(errno.ENOSPC, only="step-000007.npy")
     with pytest.raises(OutputError, match="step-000007.npy: No space left on device"):
-        model.snapshot(tmp_path, 7)
+        write_snapshot(model, tmp_path, 7)
     assert (tmp_path / "samples" / "step-000007.npy").read_bytes() == OLD and leftovers(tmp_path) == []
 
 
@@ -235,7 +238,7 @@ def test_tour_section_that_cannot_write_its_figure_stops_the_tour(tmp_path, caps
 
 
 def test_da_out_is_a_file_fails_before_any_computation(a_file, capsys, monkeypatch):
-    import reprlab.eval.domain_adaptation as da
+    import reprlab.pipelines.domain_adaptation as da
 
     def never(*a, **k):
         raise AssertionError("the output folder is checked before the tasks run")

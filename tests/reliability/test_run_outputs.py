@@ -34,6 +34,8 @@ def leftovers(folder: Path) -> list[str]:
 def disk_full_at(monkeypatch):
     """``disk_full_at(n)``: the n-th and later safetensors writes write a few bytes, then fail as
     safetensors reports a full disk (a ``SafetensorError`` carrying the OS's text)."""
+    from reprlab import weights
+
     real = ckpt.save_file
 
     def install(n: int) -> None:
@@ -47,10 +49,10 @@ def disk_full_at(monkeypatch):
                                       "message: \"No space left on device\" })")
             return real(tensors, filename, metadata=metadata)
 
-        monkeypatch.setattr(ckpt, "save_file", fake)
+        monkeypatch.setattr(ckpt, "save_file", fake)  # optimizer, scheduler and RNG state
+        monkeypatch.setattr(weights, "save_file", fake)  # model weights
 
     yield install
-    monkeypatch.setattr(ckpt, "save_file", real)
 
 
 def test_full_disk_during_a_checkpoint_is_one_line_and_leaves_no_partial_checkpoint(tmp_path, capsys, disk_full_at, monkeypatch):

@@ -15,6 +15,7 @@ from PIL import Image
 
 from reprlab.cli import main
 from reprlab.report import tour
+from reprlab.report.sections import metric_row, metric_values
 
 
 class _Page(HTMLParser):
@@ -112,110 +113,114 @@ def test_unknown_tour_section_is_a_usage_error(tmp_path, capsys):
     assert "unknown tour section 'nope'" in capsys.readouterr().err
 
 
-def _metric(section, start: str) -> float:
-    (value,) = [m["value"] for m in section.metrics if m["metric"].startswith(start)]
-    return value
+def _metric(section, id: str):
+    """The value of the section's row with this id (the rows' ids, not their text: see reprlab.report.sections)."""
+    return metric_row(section, id)["value"]
 
 
 def test_denoising_section_shows_pca_agreement_and_denoising(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     ctx = tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None)
     s = Section("denoising", "t")
     tour.SECTIONS["denoising"][1](ctx, s)
-    assert _metric(s, "linear AE (k=10): smallest cosine") > 0.999
-    assert abs(_metric(s, "linear AE (k=10): MSE / PCA") - 1) < 0.01
+    assert _metric(s, "linear_ae_min_cosine") > 0.999
+    assert abs(_metric(s, "linear_ae_mse_ratio_to_pca") - 1) < 0.01
     for kind in ("masking", "gaussian"):
-        noise = _metric(s, f"{kind}: corrupted test digits")
-        dae, plain = _metric(s, f"{kind}: denoising AE"), _metric(s, f"{kind}: plain AE")
+        noise = _metric(s, f"{kind}_corrupted_mse")
+        dae, plain = _metric(s, f"{kind}_dae_mse"), _metric(s, f"{kind}_plain_ae_mse")
         # after the quick budget (400 steps) each denoising AE repairs its corruption, and better than the plain AE
         assert dae < plain and dae < noise, (kind, dae, plain, noise)
     assert s.figures and s.figures[0][1].stat().st_size > 0
 
 
 def test_domain_adaptation_section_skips_without_data_and_shows_msda_with_it(tmp_path, data_dir):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("domain-adaptation", "t")
     tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(tmp_path)), s)
     assert s.summary.startswith("Skipped") and not s.metrics
     s = Section("domain-adaptation", "t")
     tour.SECTIONS["domain-adaptation"][1](tour.TourContext(tmp_path, True, 0, str(data_dir)), s)
-    assert _metric(s, "msda: average target accuracy") > _metric(s, "raw: average target accuracy") + 0.02
+    assert _metric(s, "msda_avg_target_acc") > _metric(s, "raw_avg_target_acc") + 0.02
     # the domain shift: trained on the target's own labels beats trained on another domain's, raw features
-    in_domain = [m["value"] for m in s.metrics if m["metric"].startswith("in-domain accuracy on")]
-    assert in_domain and min(in_domain) > _metric(s, "raw: average target accuracy")
+    in_domain = [v for k, v in metric_values(s).items() if k.startswith("in_domain_acc_")]
+    assert in_domain and min(in_domain) > _metric(s, "raw_avg_target_acc")
     assert s.figures[0][1].stat().st_size > 0
 
 
 def test_latent_section_maps_codes_with_their_numbers_and_morphs(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("latent", "t")
     tour.SECTIONS["latent"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    assert _metric(s, "2-D codes: trustworthiness") == 1.0  # a 2-D code is its own map
+    assert _metric(s, "codes2d_trustworthiness") == 1.0  # a 2-D code is its own map
     # t-SNE keeps neighbourhoods of the 16-D codes better than their first two principal components
-    tsne_t = [m["value"] for m in s.metrics if "t-SNE perplexity 30" in m["metric"]]
-    assert tsne_t and min(tsne_t) > _metric(s, "16-D codes, PCA: trustworthiness")
+    tsne_t = [v for k, v in metric_values(s).items() if k.startswith("tsne_perplexity30_")]
+    assert tsne_t and min(tsne_t) > _metric(s, "codes16_pca_trustworthiness")
     assert len(s.figures) == 6 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("siamese", "t")
     tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
     for way in (5, 10):
-        assert _metric(s, f"{way}-way one-shot accuracy, Siamese") > _metric(s, f"{way}-way one-shot accuracy, pixels")
+        assert _metric(s, f"oneshot_{way}way_siamese") > _metric(s, f"oneshot_{way}way_pixels")
+        assert metric_row(s, f"oneshot_{way}way_siamese")["chance"] == 1 / way
     assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
     assert any("one-shot tasks" in c and "green" in c for c, _ in s.figures)
 
 
 def test_vae_section_reports_a_likelihood_below_the_elbo(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("vae", "t")
     tour.SECTIONS["vae"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    nelbo, iwae = _metric(s, "test negative ELBO"), _metric(s, "test −log p(x), IWAE")
-    assert 0 < iwae <= nelbo + 0.05 and _metric(s, "test KL") > 0
+    nelbo, iwae = _metric(s, "test_nelbo"), _metric(s, "test_iwae_nll")
+    assert 0 < iwae <= nelbo + 0.05 and _metric(s, "test_kl") > 0
     assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_style_section_names_its_network_and_reduces_the_style_loss(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("style", "t")
     tour.SECTIONS["style"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    network = _metric(s, "feature network")
+    network = _metric(s, "feature_network")
     assert "random multi-scale" in network or "VGG-19" in network
     assert network in s.summary and s.settings["feature network"] == network
-    assert _metric(s, "style loss reduction") < 0.5 and _metric(s, "texture: style loss reduction") < 0.8
+    assert _metric(s, "style_loss_reduction") < 0.5 and _metric(s, "texture_style_loss_reduction") < 0.8
     assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_gan_section_separates_converging_from_cycling_dirac_gans_and_scores_samples(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("gan", "t")
     tour.SECTIONS["gan"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    r1 = _metric(s, "Dirac-GAN GAN + R1")
-    plain = _metric(s, "Dirac-GAN standard GAN")
+    r1 = _metric(s, "dirac_r1_distance")
+    plain = _metric(s, "dirac_gan_distance")
     assert r1 < 0.1 < 1.0 < plain  # R1 converges, the plain GAN moves away from (0, 0)
-    ring = [m for m in s.metrics if m["metric"].startswith("ring of 8 Gaussians")]
-    assert len(ring) == 4 and all("VEEGAN" in m["reference"] for m in ring)
-    fid = _metric(s, "digits GAN: classifier FID")
-    floor = float(next(m["reference"] for m in s.metrics if m["metric"].startswith("digits GAN: classifier FID")).split(": ")[1].split(";")[0])
+    ring = [m for m in s.metrics if m["id"].startswith("ring8_")]
+    assert {m["id"] for m in ring} == {"ring8_minimax_none_modes_hq", "ring8_ns_none_modes_hq",
+                                       "ring8_wgan_gp_none_modes_hq", "ring8_ns_r1_modes_hq"}
+    assert all("VEEGAN" in m["reference"] and 0 <= m["modes"] <= 8 and 0 <= m["hq"] <= 1 for m in ring)
+    fid, floor = _metric(s, "digits_fid"), metric_row(s, "digits_fid")["real_vs_real_fid"]
     assert fid > floor >= 0  # samples of a briefly trained GAN are further from the test set than its other half
+    pr = metric_row(s, "digits_precision_recall")
+    assert pr["value"] == f"{pr['precision']:.3f} / {pr['recall']:.3f}"
     assert len(s.figures) >= 4 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_aae_section_draws_four_code_maps_and_the_lens(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("aae", "t")
     tour.SECTIONS["aae"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    sw = {m["metric"].split(":")[0]: m["value"] for m in s.metrics if "sliced Wasserstein" in m["metric"]}
-    assert set(sw) == {"AAE, N(0, I)", "AAE, 10-mixture", "VAE, N(0, I)", "VAE, 10-mixture"}
+    sw = {k: v for k, v in metric_values(s).items() if k.endswith("_sliced_wasserstein")}
+    assert set(sw) == {f"{m}_{p}_sliced_wasserstein" for m in ("aae", "vae") for p in ("gaussian", "mixture10")}
     assert all(v > 0 for v in sw.values())
     captions = [c for c, _ in s.figures]
     assert any("four panels" in c for c in captions) and any("lens" in c for c in captions)
@@ -223,14 +228,14 @@ def test_aae_section_draws_four_code_maps_and_the_lens(tmp_path):
 
 
 def test_stacked_section_compares_pretraining_with_none_on_held_out_digits(tmp_path):
-    from reprlab.report.html import Section
+    from reprlab.viz.html import Section
 
     s = Section("stacked", "t")
     tour.SECTIONS["stacked"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    errors = {m["metric"].split(":")[0]: m["value"] for m in s.metrics}
-    assert set(errors) == {f"{n}, {r}" for n in ("SdA-3", "SAA-3", "no pre-training") for r in ("all labels", "100 labels")}
+    errors = metric_values(s)
+    assert set(errors) == {f"{n}_{r}_labels_test_error" for n in ("sda3", "saa3", "no_pretraining") for r in ("all", "100")}
     assert all(0 <= e < 0.9 for e in errors.values())  # better than chance (0.9) even after the quick budget
-    assert all("MNIST" in m["reference"] for m in s.metrics if "all labels" in m["metric"])  # the papers' numbers
+    assert all("MNIST" in m["reference"] for m in s.metrics if "_all_labels_" in m["id"])  # the papers' numbers
     # the runs are real sdae runs: pre-training left its layer runs, and none without pre-training
     assert (tmp_path / "runs" / "sdae-sda-3-100-digits" / "pretrain" / "layer3").is_dir()
     assert not (tmp_path / "runs" / "sdae-no-all-digits" / "pretrain").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 from reprlab.cli import main
 from reprlab.report import tour
 from reprlab.report.benchmarks import benchmark_names, benchmarks_dir, fill_from_results
-from reprlab.report.html import Section
+from reprlab.viz.html import Section
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,19 +22,19 @@ def test_committed_results_are_shown_with_their_targets(monkeypatch, tmp_path):
     assert benchmarks_dir() == REPO / "benchmarks"
     s = Section("benchmarks", "t")
     tour.SECTIONS["benchmarks"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
-    rows = {m["metric"]: m for m in s.metrics}
+    rows = {m["id"]: m for m in s.metrics}
     results = sorted((REPO / "benchmarks" / "results").glob("*.json"))
     assert len(results) >= 10
     for path in results:
         record = json.loads(path.read_text())
         assert path.stem in s.settings and record["command"] in s.settings[path.stem]
         for key, value in record["headline"].items():
-            row = rows[f"{path.stem}: {key}"]
+            row = rows[f"{path.stem}.{key}"]
             assert row["value"] == value
             target = (record.get("targets") or {}).get(key)
             if isinstance(target, dict):  # a target not met says so
                 assert ("NOT met" in row["reference"]) == (not target["met"])
-    assert "sdae_mnist: paper" in rows and "Vincent" in rows["sdae_mnist: paper"]["reference"]
+    assert "sdae_mnist.published.paper" in rows and "Vincent" in rows["sdae_mnist.published.paper"]["reference"]
     shown = {p.name for _, p in s.figures}
     assert {"tsne.png", "gan_toy_table_ring8.png", "aae_mnist_codes.png"} <= shown
     assert not any(n.startswith("msda_speed") for n in shown)  # msda_amazon's figures only by their own name
@@ -113,7 +113,7 @@ def test_an_unreadable_result_is_named_not_fatal(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     s = Section("benchmarks", "t")
     assert fill_from_results(s, tmp_path, ["x", "missing"]) == 0
-    assert s.metrics[0]["metric"] == "x" and s.metrics[0]["value"] == "unreadable"
+    assert s.metrics[0]["id"] == "x.unreadable" and s.metrics[0]["value"] == "unreadable"
 
 
 def test_benchmark_results_folder_follows_the_environment(tmp_path):

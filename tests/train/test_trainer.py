@@ -14,7 +14,7 @@ from torch import nn
 from reprlab.data import Batch, TensorData, load_dataset
 from reprlab.errors import CheckpointError, NonFiniteLossError
 from reprlab.models import AutoEncoder, AutoEncoderConfig, ReprModel, Update
-from reprlab.run import build_run_config, train
+from reprlab.pipelines.training import build_run_config, train_run
 from reprlab.train import Trainer, TrainConfig, seed_everything
 from reprlab.train import checkpoint as ckpt
 from reprlab.train.trainer import lr_lambda
@@ -62,8 +62,8 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
 
 def test_same_seed_gives_bit_identical_weights_and_metrics(tmp_path):
     rc = build_run_config("ae", None, [("max_steps", 40), ("log_every", 10), ("progress", False), ("tensorboard", False)])
-    m1, r1 = train(rc, tmp_path / "a")
-    m2, r2 = train(rc, tmp_path / "b")
+    m1, r1 = train_run(rc, tmp_path / "a")
+    m2, r2 = train_run(rc, tmp_path / "b")
     assert _same_weights(m1, m2)
     assert (tmp_path / "a" / "metrics.csv").read_text().splitlines()[1].split(",")[:3] == (
         tmp_path / "b" / "metrics.csv"
@@ -71,7 +71,7 @@ def test_same_seed_gives_bit_identical_weights_and_metrics(tmp_path):
     assert r1.train_metrics == r2.train_metrics
     # ... and a different seed gives different weights (the check above can fail).
     rc3 = build_run_config("ae", None, [("max_steps", 40), ("seed", 1), ("progress", False), ("tensorboard", False)])
-    m3, _ = train(rc3, tmp_path / "c")
+    m3, _ = train_run(rc3, tmp_path / "c")
     assert not _same_weights(m1, m3)
 
 
@@ -285,7 +285,7 @@ def test_precisions_train_validate_and_reload(tmp_path, precision, dtype):
 
     rc = build_run_config("ae", None, [("max_steps", 20), ("precision", precision), ("val_every", 10),
                                        ("progress", False), ("tensorboard", False)])
-    model, result = train(rc, tmp_path / "r")
+    model, result = train_run(rc, tmp_path / "r")
     assert math.isfinite(result.val_metrics["val/loss"])
     saved = load_file(str(tmp_path / "r" / "model.safetensors"))
     assert {v.dtype for v in saved.values()} == {dtype}

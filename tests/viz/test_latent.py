@@ -98,7 +98,7 @@ def test_traversal_grid_decodes_n_squared_images_and_needs_2d_codes(ae2):
 def test_oneshot_answer_rows_frame_the_choice_by_correctness():
     import torch
 
-    from reprlab.eval.oneshot import FewShotTasks
+    from reprlab.data.fewshot import FewShotTasks
     from reprlab.viz.oneshot import GREEN, GREY, RED, oneshot_answer_rows
 
     x = torch.stack([torch.full((1, 4, 4), v) for v in (0.0, 0.5, 1.0, 0.52)])  # 4 images

@@ -28,7 +28,7 @@ def _models_epilog() -> str:
 def _options_help(model_name: str) -> str:
     from ..config import describe
     from ..models import get_model_spec
-    from ..run import DataConfig
+    from ..pipelines.training import DataConfig
     from ..train import TrainConfig
 
     spec = get_model_spec(model_name)
@@ -188,8 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     dr = sub.add_parser("dirac", help="the Dirac-GAN (Mescheder et al. 2018): vector field, GD trajectories, "
                         "eigenvalues at (0, 0); writes a PNG, prints JSON")
-    dr.add_argument("--loss", default="minimax", help="minimax, ns, logratio, wgan or wgan-gp (default minimax)")
-    dr.add_argument("--reg", default="none", help="none, r1, r2, gp, roth or noise (instance noise) (default none)")
+    from ..models.gan.dirac import dirac_regularizers
+    from ..models.gan.losses import loss_names
+
+    dr.add_argument("--loss", default="minimax", help=f"GAN loss: {', '.join(loss_names())} (default minimax)")
+    dr.add_argument("--reg", default="none",
+                    help=f"regularizer: {', '.join(dirac_regularizers())} (noise: instance noise; default none)")
     dr.add_argument("--gamma", type=float, default=1.0, help="regularizer weight γ; the noise's σ for --reg noise (default 1)")
     dr.add_argument("--clip", type=float, help="WGAN weight clipping |ψ| ≤ c (default 1 for wgan, 0: none)")
     dr.add_argument("--n-critic", type=int, help="critic steps per generator step (default 5 for wgan, wgan-gp; else 1)")

@@ -15,7 +15,7 @@ from .common import _run_data, _csv_list, _similarity_model
 
 
 def cmd_embed(a: argparse.Namespace) -> int:
-    from ..viz.explore import embed, load_codes
+    from ..pipelines.embed import embed, load_codes
 
     methods = _csv_list(a.method, str, "--method")
     perplexities = _csv_list(a.perplexity, float, "--perplexity")
@@ -74,7 +74,7 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
 
 def cmd_oneshot(a: argparse.Namespace) -> int:
     from ..data import load_dataset
-    from ..eval.oneshot import fewshot_accuracy, from_lake_runs, sample_tasks
+    from ..data.fewshot import sample_tasks
 
     model = _similarity_model(a.run)
     if a.data:
@@ -83,9 +83,9 @@ def cmd_oneshot(a: argparse.Namespace) -> int:
         what = f"{a.tasks} random {tasks.n_way}-way {a.shot}-shot tasks from {data.name} ({a.split})"
     else:
         arg = f"omniglot-oneshot:{a.runs}" if a.runs else "omniglot-oneshot"
-        tasks = from_lake_runs(load_dataset(arg, data_dir=a.data_dir))
+        tasks = load_dataset(arg, data_dir=a.data_dir)
         what = "Lake et al.'s 20-way one-shot runs"
-    acc = fewshot_accuracy(model.similarity_matrix, tasks)
+    acc = tasks.accuracy(model.similarity_matrix)
     result = {"run": a.run, "tasks": what, "mean_accuracy": float(acc.mean())}
     if tasks.names:
         result["per_run"] = {n: float(v) for n, v in zip(tasks.names, acc)}

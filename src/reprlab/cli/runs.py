@@ -15,7 +15,7 @@ from .common import _rank, _run_data, _check_png_args
 
 def cmd_train(a: argparse.Namespace) -> int:
     from ..config import parse_overrides, read_config_file
-    from ..run import build_run_config, train
+    from ..pipelines.training import build_run_config, train_run
     from ..runfolder import check_run_name
 
     file_values = read_config_file(a.config) if a.config else None
@@ -39,7 +39,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.name is not None:
         check_run_name(a.name)
     run_dir = Path(a.run_dir) if a.run_dir else Path("runs") / (a.name or f"{rc.model_name}-{data_tag}")
-    model, result = train(rc, run_dir, resume=a.resume, overwrite=a.overwrite)
+    model, result = train_run(rc, run_dir, resume=a.resume, overwrite=a.overwrite)
     if result.world_size == 1 or _rank() == 0:
         metrics = {**result.train_metrics, **result.val_metrics}
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if "loss" in k)
@@ -99,7 +99,7 @@ def cmd_encode(a: argparse.Namespace) -> int:
 
 def cmd_reconstruct(a: argparse.Namespace) -> int:
     from .. import load
-    from ..run import reconstruction_pairs
+    from ..pipelines.training import reconstruction_pairs
     from ..viz import save_image_grid
 
     _check_png_args(a)
@@ -119,22 +119,17 @@ def cmd_sample(a: argparse.Namespace) -> int:
     import torch
 
     from .. import load
-    from ..viz import save_image_grid
+    from ..viz import save_samples
 
     _check_png_args(a)
     model = load(a.run)
     if not model.can_sample:
         model.sample(a.n)  # raises the model's one-line explanation
     x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed)).cpu()
-    if x.ndim == 4:
-        path = save_image_grid(x, a.output)
-    elif x.shape[1:] == (2,):  # 2-D points (e.g. a GAN on ring8): a scatter plot
-        from ..viz.gan import save_points
-
-        path = save_points(x, a.output, title=f"{a.n} samples of {a.run}")
-    else:
+    if x.ndim == 2 and x.shape[1] != 2:
         raise UsageError(f"{a.run} generates vectors of size {x.shape[1]}, not images or 2-D points: "
                          "use model.sample() from Python (reprlab.load) to get them")
+    path = save_samples(x, a.output, title=f"{a.n} samples of {a.run}")
     log.info(f"wrote {path}")
     return 0
 

@@ -17,7 +17,7 @@ Omniglot has no official train/test split of drawings: ``train``/``test`` are th
 80/20 split stratified by character (16/4 drawings per character), see :mod:`.splits`.
 
 ``omniglot-oneshot`` reads ``<data_dir>/omniglot/all_runs.zip`` (or ``all_runs/``) into
-:class:`OneShotTasks`.
+:class:`~reprlab.data.fewshot.FewShotTasks`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from .base import TensorData
+from .fewshot import FewShotTasks
 from .registry import register
 from .splits import seeded_split
 
@@ -209,31 +209,6 @@ def load_omniglot(arg, data_dir: Path, split: str, seed: int, download: bool) ->
     return seeded_split(data, split, seed)
 
 
-@dataclass
-class OneShotTasks:
-    """Lake et al.'s 20-way one-shot classification runs.
-
-    Attributes
-    ----------
-    support : float32 (R, 20, 1, 105, 105), the 20 training images (one per class) of each run.
-    query : float32 (R, 20, 1, 105, 105), the 20 test images of each run.
-    answer : int64 (R, 20); ``answer[r, j]`` is the index into ``support[r]`` of the class of
-        ``query[r, j]``.
-    run_names : ``["run01", ...]``.
-    Images are inverted like ``omniglot``'s: strokes 1.0, background 0.0.
-    """
-
-    support: Tensor
-    query: Tensor
-    answer: Tensor
-    run_names: list[str]
-    name: str = "omniglot-oneshot"
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.run_names)
-
-
 def _parse_run(source: _Source, run: str, files: dict[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(support, query, answer) of one run; ``files`` maps ``runNN/...`` keys to source names."""
     training = sorted(k for k in files if re.fullmatch(rf"{run}/training/class\d+\.png", k))
@@ -275,8 +250,10 @@ def _parse_run(source: _Source, run: str, files: dict[str, str]) -> tuple[np.nda
     files=("omniglot/all_runs.zip",),
     kind="tasks",
 )
-def load_omniglot_oneshot(arg, data_dir: Path, split: str, seed: int, download: bool) -> OneShotTasks:
-    """All runs of ``all_runs.zip`` (or the ``all_runs/`` folder); ``split`` and ``seed`` are unused."""
+def load_omniglot_oneshot(arg, data_dir: Path, split: str, seed: int, download: bool) -> FewShotTasks:
+    """All runs of ``all_runs.zip`` (or the ``all_runs/`` folder) as 20-way 1-shot
+    :class:`~reprlab.data.fewshot.FewShotTasks` (``names``: ``run01``...; ``answer[r, j]`` is the
+    support image of query j's class); ``split`` and ``seed`` are unused."""
     if arg is not None:
         raise DataError(f"omniglot-oneshot takes no argument, got omniglot-oneshot:{arg}")
     data_dir = Path(data_dir)
@@ -297,10 +274,18 @@ def load_omniglot_oneshot(arg, data_dir: Path, split: str, seed: int, download: 
         raise DataError(f"{path}: no runNN/ folders in it; expected Lake's all_runs with run01..run20, re-download it")
     parts = [_parse_run(source, run, files) for run in runs]
     support, query, answer = (np.stack([p[i] for p in parts]) for i in range(3))
-    return OneShotTasks(
-        support=torch.from_numpy(support).float().unsqueeze(2),
-        query=torch.from_numpy(query).float().unsqueeze(2),
+    r, n = support.shape[:2]  # runs, 20 classes (one support image each) and 20 queries per run
+    x = torch.from_numpy(np.concatenate([support.reshape(r * n, *support.shape[2:]),
+                                         query.reshape(r * n, *query.shape[2:])])).float().unsqueeze(1)
+    return FewShotTasks(
+        x=x,
+        support=torch.arange(r * n).view(r, n),
+        support_class=torch.arange(n).expand(r, n).clone(),
+        query=r * n + torch.arange(r * n).view(r, n),
         answer=torch.from_numpy(answer),
-        run_names=runs,
+        n_way=n,
+        k_shot=1,
+        names=runs,
+        name="omniglot-oneshot",
         meta={"source": str(path), "range": "{0, 1}: PNG inverted, strokes 1.0, background 0.0"},
     )

@@ -1,8 +1,9 @@
 """Feature extractors for FID/KID/precision-recall: a small classifier trained once and cached, or Inception.
 
-* :func:`classifier_features` -- a small CNN classifier trained by reprlab on a labelled image data
-  set (``mnist``: 3 epochs, 40 s of one CPU core, test accuracy 99.0%; ``digits``: seconds), seed fixed, and cached
-  as safetensors under ``$REPRLAB_CACHE`` (default ``~/.cache/reprlab``) in
+* :func:`classifier_features` -- a small CNN classifier trained by reprlab's
+  :class:`~reprlab.train.Trainer` on a labelled image data set (``mnist``: 3 epochs, 40 s of
+  one CPU core, test accuracy 99.0%; ``digits``: seconds), seed fixed, and cached as
+  safetensors under ``$REPRLAB_CACHE`` (default ``~/.cache/reprlab``) in
   ``features/<data>-<ARCH>-seed<s>.safetensors``, with a JSON beside it recording its test
   accuracy, the training time and the SHA-256 of the weights. Features are its penultimate
   layer (128-d, after the ReLU). A cache file that fails its checksum or does not load is
@@ -25,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.base import Batch
 from ..errors import CheckpointError, UsageError
 from ..files import ensure_dir, write_json
+from ..models.base import ReprModel
 
 #: Version of the classifier's architecture and recipe; part of the cache key.
 ARCH = "cnn-v1"
@@ -83,24 +86,39 @@ class FeatureClassifier(nn.Module):
         return out
 
 
-def _train_classifier(net: FeatureClassifier, train, epochs: int, seed: int, batch_size: int = 64) -> None:
-    """Adam (lr 3e-3, cosine-annealed to 0 over the run) on cross-entropy, ``epochs`` passes in a seeded order."""
-    from ..data.base import TensorBatches
+class _ClassifierTraining(ReprModel):
+    """A :class:`FeatureClassifier` as a model the :class:`~reprlab.train.Trainer` trains: one
+    update, the cross-entropy of its logits for the batch's labels."""
 
+    name = "feature-classifier"
+
+    def __init__(self, net: FeatureClassifier):
+        super().__init__(None, net.input_shape)
+        self.net = net
+
+    def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
+        return {"loss": F.cross_entropy(self.net(batch.x), batch.y)}
+
+
+def _train_classifier(net: FeatureClassifier, train, epochs: int, seed: int, batch_size: int = 64) -> None:
+    """Adam (lr 3e-3, cosine-annealed to 0 over the run) on cross-entropy, ``epochs`` passes in a seeded order.
+
+    Trained by the one :class:`~reprlab.train.Trainer` on the CPU, without a run folder, inside a
+    forked random state (the caller's stream is left as it was).
+    """
+    from ..train import TrainConfig, Trainer
+
+    batch_size = min(batch_size, len(train))
+    per_epoch = len(train) // batch_size  # full batches, as the trainer draws them
+    cfg = TrainConfig(
+        seed=seed, max_steps=epochs * per_epoch, batch_size=batch_size, optimizer="adam", lr=3e-3,
+        lr_schedule="cosine", fused_optimizer=False, log_every=per_epoch, accelerator="cpu",
+        deterministic=False, progress=False, tensorboard=False,
+    )  # deterministic=False: leaves the process's torch.use_deterministic_algorithms alone
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        batches = TensorBatches(train, min(batch_size, len(train)), seed=seed)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(batches))
-        net.train()
-        for epoch in range(epochs):
-            for batch in batches.epoch(epoch):
-                loss = F.cross_entropy(net(batch.x), batch.y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                schedule.step()
-        net.eval()
+        Trainer(cfg).fit(_ClassifierTraining(net), train)
+    net.eval()
 
 
 @torch.no_grad()

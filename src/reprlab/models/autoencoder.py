@@ -12,7 +12,6 @@ With one linear layer and the squared error, the code space is the top-``d`` pri
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,8 +22,7 @@ from torch import Tensor
 from ..config import option
 from ..data.base import Batch
 from ..errors import ConfigError
-from ..nets import MLP, ConvDecoder, ConvEncoder, activation
-from ..nets.mlp import TiedMLP
+from ..nets import encoder_decoder
 from .base import ReprModel
 from .registry import register_model
 
@@ -74,23 +72,10 @@ class AutoEncoder(ReprModel):
     def __init__(self, config: AutoEncoderConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         c = config
-        dim = math.prod(self.input_shape)
-        if c.arch == "mlp":
-            self.encoder = MLP(dim, c.hidden, c.code_dim, c.activation, c.code_activation)
-            if c.tied:
-                self.decoder = TiedMLP(self.encoder, c.activation, "linear")
-            else:
-                self.decoder = MLP(c.code_dim, c.hidden[::-1], dim, c.activation, "linear")
-        else:
-            if len(self.input_shape) != 3:
-                raise ConfigError(
-                    f"model.arch=conv needs image data (C, H, W); this data has shape {self.input_shape}: use arch=mlp"
-                )
-            self.encoder = torch.nn.Sequential(
-                ConvEncoder(self.input_shape, c.channels, c.code_dim, c.activation),
-                activation(c.code_activation),
-            )
-            self.decoder = ConvDecoder(self.input_shape, c.channels, c.code_dim, c.activation, "linear")
+        self.encoder, self.decoder = encoder_decoder(
+            c.arch, self.input_shape, c.code_dim, hidden=c.hidden, channels=c.channels, activation=c.activation,
+            code_activation=c.code_activation, tied=c.tied,
+        )
 
     def encode(self, x: Tensor) -> Tensor:
         """Codes h, shape (B, d)."""

@@ -26,7 +26,7 @@ from ..errors import UsageError
 #: ``fit_phase(phase, model_name, model_config, train, val=None, **train_overrides) -> model``:
 #: seed, build the registered model ``model_name`` with ``model_config`` for ``train``'s sample
 #: shape, train it with the one :class:`~reprlab.train.Trainer` (the run's training options with
-#: ``train_overrides``, e.g. ``max_steps``, ``lr``) and return it trained. :func:`reprlab.run.train`
+#: ``train_overrides``, e.g. ``max_steps``, ``lr``) and return it trained. :func:`reprlab.pipelines.training.train_run`
 #: passes one that writes phase ``phase`` into ``<run_dir>/pretrain/<phase>/`` and, on
 #: ``--resume``, loads a finished phase instead of training it again.
 PhaseFit = Callable[..., "ReprModel"]
@@ -78,20 +78,23 @@ class ReprModel(nn.Module):
         """Called by the trainer after each optimizer step of ``update`` (default: nothing); e.g.
         WGAN's weight clipping or an exponential moving average of the generator's weights."""
 
-    def snapshot(self, folder, step: int) -> None:
-        """Called by the trainer (rank 0) at every checkpoint with the run folder: write progress
-        pictures, e.g. a GAN's samples from fixed noise (default: nothing)."""
+    def snapshot(self) -> dict[str, Tensor]:
+        """Progress pictures as data, taken at every checkpoint by the pipeline that owns the run
+        folder: ``{name: samples}``, written as ``<run>/<name>/step-NNNNNN.png`` by
+        :func:`reprlab.viz.save_samples` (images (N, C, H, W), rows of images (R, N, C, H, W) or
+        2-D points (N, 2)). E.g. a GAN's samples from fixed noise. Default: nothing."""
+        return {}
 
     def check_data(self, data: TensorData) -> None:
         """Raise a one-line error when ``data`` do not suit the model (default: any data do).
 
-        :func:`reprlab.run.train` calls it before creating the run folder.
+        :func:`reprlab.pipelines.training.train_run` calls it before creating the run folder.
         """
 
     def training_data(self, data: TensorData, seed: int = 0):
         """What the trainer batches for this model, built from the (training split of the) data set
         (default: the data itself). A Siamese network returns its pairs
-        (:class:`~reprlab.data.pairs.PairData`); :func:`reprlab.run.train` calls it once."""
+        (:class:`~reprlab.data.pairs.PairData`); :func:`reprlab.pipelines.training.train_run` calls it once."""
         return data
 
     #: the validation metric that early stopping and ``best.safetensors`` minimize
@@ -112,7 +115,7 @@ class ReprModel(nn.Module):
     def pretrain(self, train: TensorData, val: TensorData | None, fit_phase: PhaseFit) -> None:
         """Phases run before the main fit, e.g. greedy layer-wise pre-training (default: none).
 
-        Called by :func:`reprlab.run.train` after the model is built and before ``Trainer.fit``;
+        Called by :func:`reprlab.pipelines.training.train_run` after the model is built and before ``Trainer.fit``;
         an implementation trains its phases with ``fit_phase`` and copies what they learned into
         ``self``. Not called on ``reprlab.load``: the saved weights already hold its result.
         """

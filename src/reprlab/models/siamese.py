@@ -14,7 +14,7 @@ each a function below that states its equation:
 
 The twin is Koch's convolutional network for 105x105 images, a smaller variant for CPUs, or an
 MLP (:mod:`reprlab.nets.twin`). Validation is what the model is for: N-way one-shot accuracy on
-tasks drawn from the validation images (:mod:`reprlab.eval.oneshot`); early stopping monitors
+tasks drawn from the validation images (:mod:`reprlab.data.fewshot`); early stopping monitors
 its error.
 """
 
@@ -194,10 +194,10 @@ class SiameseNet(ReprModel):
     def validate(self, data: TensorData) -> dict[str, float]:
         """N-way one-shot accuracy over ``val_tasks`` tasks drawn (seed 0) from ``data``, within
         one alphabet when the data know alphabets (as Lake's runs)."""
-        from ..eval.oneshot import fewshot_accuracy, sample_tasks
+        from ..data.fewshot import sample_tasks
 
         within = "alphabet" if "alphabet" in data.extras else None
         tasks = sample_tasks(data, n_way=self.config.val_way, k_shot=1, n_tasks=self.config.val_tasks, seed=0,
                              within=within, fit=True)
-        acc = float(fewshot_accuracy(self.similarity_matrix, tasks).mean())
+        acc = float(tasks.accuracy(self.similarity_matrix).mean())
         return {"oneshot_acc": acc, "oneshot_error": 1.0 - acc}

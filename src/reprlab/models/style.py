@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..config import option
 from ..errors import ConfigError, UsageError
-from ..nets.features import RANDOM_SIZES, FeatureNet
+from ..nets.feature_nets import RANDOM_SIZES, FeatureNet
 
 
 # ----------------------------------------------------------------------------- the losses

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ..config import option
 from ..data.base import Batch, TensorData
 from ..errors import ConfigError, UsageError
-from ..nets import MLP, ConvDecoder, ConvEncoder
+from ..nets import decoder, feature_encoder
 from .base import ReprModel
 from .priors import make_prior
 from .registry import register_model
@@ -107,17 +107,9 @@ class VAE(ReprModel):
     def __init__(self, config: VAEConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         c = config
-        dim = math.prod(self.input_shape)
-        if c.arch == "mlp":
-            self.encoder = MLP(dim, c.hidden[:-1], c.hidden[-1], c.activation, c.activation) if c.hidden else nn.Flatten()
-            feat = c.hidden[-1] if c.hidden else dim
-            self.decoder = MLP(c.latent_dim, c.hidden[::-1], dim, c.activation, "linear")
-        else:
-            if len(self.input_shape) != 3:
-                raise ConfigError(f"model.arch=conv needs images (C, H, W), got samples of shape {self.input_shape}; use arch=mlp")
-            feat = 256
-            self.encoder = nn.Sequential(ConvEncoder(self.input_shape, c.channels, feat, c.activation), nn.ReLU())
-            self.decoder = ConvDecoder(self.input_shape, c.channels, c.latent_dim, c.activation, "linear")
+        # x -> features h (B, feat) -> (μ, log σ²) by two linear heads; z (B, d) -> the decoder's output
+        self.encoder, feat = feature_encoder(c.arch, self.input_shape, hidden=c.hidden, channels=c.channels, activation=c.activation)
+        self.decoder = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.hidden[::-1], channels=c.channels, act=c.activation)
         self.to_mu = nn.Linear(feat, c.latent_dim)
         self.to_logvar = nn.Linear(feat, c.latent_dim)
         if c.decoder == "gaussian-learned":

@@ -1,6 +1,8 @@
-"""Building blocks shared by every family: MLP and convolutional encoders/decoders."""
+"""Building blocks shared by every family: MLP and convolutional encoders/decoders, built by ``arch``."""
 
+from .builders import decoder, encoder, encoder_decoder, feature_encoder, resolve_arch
 from .conv import ConvDecoder, ConvEncoder
 from .mlp import MLP, TiedLinear, activation
 
-__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "TiedLinear", "activation"]
+__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "TiedLinear", "activation", "decoder", "encoder", "encoder_decoder",
+           "feature_encoder", "resolve_arch"]

@@ -5,7 +5,10 @@ figures beside them): reading them takes a second. With ``reprlab tour --full`` 
 script of ``benchmarks/`` at its real settings (hours on a CPU, minutes to an hour on a GPU), each
 in its own process writing into ``<out>/benchmarks/`` (``REPRLAB_BENCH_RESULTS``; the committed
 files are left alone), and shows those. A benchmark that fails is named with the end of its log;
-the others still run. Registered in :mod:`.tour`.
+the others still run. Listed last in :data:`reprlab.report.tour.SECTIONS`.
+
+Each row's id (:func:`~reprlab.report.sections.metric_values`) is ``<name>.<headline key>``, or
+``<name>.published.<key>`` for the papers' numbers, or ``<name>.unreadable``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..files import ensure_dir, output_error
-from .html import Section
-from .tour import TourContext, tour_section
+from ..viz.html import Section
+from .sections import TourContext, add_metric, tour_section
 
 log = logging.getLogger("reprlab")
 
@@ -106,7 +109,7 @@ def fill_from_results(s: Section, results: Path, names: list[str]) -> int:
             record = json.loads(path.read_text())
             headline, targets = record["headline"], record.get("targets") or {}
         except (ValueError, KeyError, TypeError) as e:
-            s.metrics.append({"metric": f"{name}", "value": "unreadable", "reference": f"{path.name}: {e}"})
+            add_metric(s, f"{name}.unreadable", f"{name}", "unreadable", f"{path.name}: {e}")
             continue
         shown += 1
         machine = record.get("machine") or {}
@@ -114,10 +117,10 @@ def fill_from_results(s: Section, results: Path, names: list[str]) -> int:
                             f"{machine.get('gpu') or machine.get('cpu', '?')}")
         for key, value in headline.items():
             ref = _target_text(targets[key]) if key in targets else ""
-            s.metrics.append({"metric": f"{name}: {key}", "value": value, "reference": ref})
+            add_metric(s, f"{name}.{key}", f"{name}: {key}", value, ref)
         for key, value in record.items():
             if any(k in key.lower() for k in PAPER_KEYS):
-                s.metrics.append({"metric": f"{name}: {key}", "value": "published", "reference": _compact(value)})
+                add_metric(s, f"{name}.published.{key}", f"{name}: {key}", "published", _compact(value))
         for png in sorted([*results.glob(f"{name}.png"), *results.glob(f"{name}_*.png")]):
             s.figures.append((f"{name}: {png.name}", png))
     return shown

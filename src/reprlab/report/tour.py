@@ -1,9 +1,10 @@
 """``reprlab tour``: the lecture's methods run on embedded data, reported in one HTML page.
 
-Each section is a function registered with :func:`tour_section`; it trains through the same
-pipeline as ``reprlab train`` (its runs land in ``<out>/runs/``, reusable with ``reprlab eval``)
-and returns a :class:`~reprlab.report.html.Section`. A section that fails is reported in the page
-with its error and the others still run. Later families add their own sections here.
+The sections are the functions listed in :data:`SECTIONS`, in the lecture's order; each fills in
+the :class:`~reprlab.viz.html.Section` it is given, training through the same pipeline as
+``reprlab train`` (its runs land in ``<out>/runs/``, reusable with ``reprlab eval``; the machinery
+is in :mod:`.sections`). A section that fails is reported in the page with its error and the
+others still run. A new section is a function of a section module, added to :data:`ORDER`.
 """
 
 from __future__ import annotations
@@ -12,270 +13,41 @@ import logging
 import os
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import UsageError
 from ..files import OutputError, ensure_dir
-from .html import Section, render_report, status_word
+from ..viz.html import Section, render_report, status_word
+from . import tour_adversarial as adversarial
+from . import tour_autoencoders as autoencoders
+from . import tour_representations as representations
+from .benchmarks import benchmark_names, benchmarks_dir
+from .benchmarks import benchmarks as benchmarks_section
+from .sections import SectionFn, TourContext
 
 log = logging.getLogger("reprlab")
 
+#: The tour's sections in the lecture's order: the auto-encoder family, learnt representations,
+#: the adversarial family, and last the benchmarks' results.
+ORDER: list[SectionFn] = [
+    autoencoders.autoencoder_digits,
+    autoencoders.autoencoder_mnist,
+    autoencoders.denoising_digits,
+    autoencoders.stacked_digits,
+    autoencoders.domain_adaptation,
+    representations.latent_maps,
+    representations.siamese_digits,
+    representations.vae_digits,
+    representations.style_transfer,
+    adversarial.gan,
+    adversarial.aae,
+    benchmarks_section,
+]
 
-@dataclass
-class TourContext:
-    out: Path
-    quick: bool
-    seed: int
-    data_dir: str | None
-    full: bool = False  # also run benchmarks/ at their real settings (the "benchmarks" section)
-    benchmarks: list[str] | None = None  # with full: only these benchmarks
+#: ``{key: (title, fn)}`` in :data:`ORDER`'s order (``--only`` takes the keys)
+SECTIONS: dict[str, tuple[str, SectionFn]] = {fn.tour_key: (fn.tour_title, fn) for fn in ORDER}
 
-    def steps(self, default: int, quick: int = 60) -> int:
-        """The default budget's value, or the quick one's (``--quick``, a smoke run)."""
-        return quick if self.quick else default
-
-    def run_dir(self, name: str) -> Path:
-        return self.out / "runs" / name
-
-    def figure(self, section: str, name: str) -> Path:
-        p = self.out / "figures" / section / name
-        ensure_dir(p.parent)
-        return p
-
-
-SECTIONS: dict[str, tuple[str, Callable[[TourContext, Section], None]]] = {}
-
-
-def tour_section(key: str, title: str):
-    """Register ``fn(ctx, section)`` as a tour section; it fills in the section it is given."""
-
-    def deco(fn):
-        SECTIONS[key] = (title, fn)
-        return fn
-
-    return deco
-
-
-def _train(ctx: TourContext, name: str, model: str, overrides: list[tuple[str, object]]):
-    from ..run import build_run_config, train
-
-    base = [("train.seed", ctx.seed), ("train.progress", False), ("train.tensorboard", False)]
-    if ctx.data_dir:
-        base.append(("data.data_dir", ctx.data_dir))
-    steps = dict(overrides).get("train.max_steps", 2000)
-    base.append(("train.log_every", max(1, min(50, steps // 20))))
-    rc = build_run_config(model, None, base + overrides)
-    model_obj, result = train(rc, ctx.run_dir(name), overwrite=True)
-    return rc, model_obj, result
-
-
-def _pca_test_mse(train_x, test_x, k: int) -> float:
-    """Per-coordinate test MSE of PCA with k components (the linear auto-encoder's optimum)."""
-    from sklearn.decomposition import PCA
-
-    pca = PCA(n_components=k, svd_solver="full").fit(train_x)
-    rec = pca.inverse_transform(pca.transform(test_x))
-    return float(((rec - test_x) ** 2).mean())
-
-
-@tour_section("autoencoder", "Auto-encoders on digits: x → h → x̂, squared error and cross-entropy, vs PCA")
-def autoencoder_digits(ctx: TourContext, s: Section) -> None:
-    from ..data import load_dataset
-    from ..eval import reconstruction_metrics
-
-    steps = ctx.steps(1500)
-    test = load_dataset("digits", split="test", seed=ctx.seed)
-    train_data = load_dataset("digits", split="train", seed=ctx.seed)
-    k = 16
-    s.summary = (
-        "An MLP auto-encoder (64-256-64-16 and back) trained with the lecture's two reconstruction losses. "
-        "PCA with the same number of components is the best any linear auto-encoder can do; the "
-        "non-linear one should beat it on held-out digits."
-    )
-    s.settings = {"data": "digits (sklearn, 8x8), stratified 80/20 split", "code size d": k, "steps": steps,
-                  "batch": 128, "optimizer": "Adam, lr 1e-3", "seed": ctx.seed}
-    pca = _pca_test_mse(train_data.x.flatten(1).numpy(), test.x.flatten(1).numpy(), k)
-    s.metrics.append({"metric": f"PCA({k}) test MSE per pixel", "value": pca, "reference": "linear optimum (sklearn)"})
-    for loss in ("mse", "bce"):
-        name = f"ae-{loss}-digits"
-        _, model, result = _train(ctx, name, "ae", [("model.code_dim", k), ("model.loss", loss), ("train.max_steps", steps)])
-        m = reconstruction_metrics(model, test)
-        s.metrics.append({"metric": f"AE ({loss}) test MSE per pixel", "value": m["mse"],
-                          "reference": f"{m['mse'] / pca:.2f}x PCA"})
-        s.metrics.append({"metric": f"AE ({loss}) training throughput, samples/s", "value": result.samples_per_s})
-        run = ctx.run_dir(name)
-        s.figures.append((f"{loss}: held-out digits (rows 1, 3) and reconstructions (rows 2, 4)", run / "figures" / "reconstructions.png"))
-        s.figures.append((f"{loss}: training and validation loss", run / "figures" / "loss.png"))
-
-
-@tour_section("autoencoder-mnist", "Convolutional auto-encoder on MNIST (when MNIST is present)")
-def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
-    from ..data import load_dataset, missing_files
-    from ..eval import reconstruction_metrics
-
-    if missing_files("mnist", ctx.data_dir):
-        s.summary = "Skipped: MNIST is not in the data folder (set REPRLAB_DATA or --data-dir; `reprlab data` shows what is present)."
-        return
-    steps = ctx.steps(800, 40)
-    s.summary = "A convolutional auto-encoder (two stride-2 blocks, d = 32) with the cross-entropy loss on MNIST."
-    s.settings = {"data": "MNIST train (60k), test (10k)", "code size d": 32, "steps": steps, "batch": 128, "seed": ctx.seed}
-    _, model, _ = _train(ctx, "ae-conv-mnist", "ae", [
-        ("data.name", "mnist"), ("model.arch", "conv"), ("model.code_dim", 32), ("model.loss", "bce"),
-        ("train.max_steps", steps), ("train.val_every", 500),
-    ])
-    m = reconstruction_metrics(model, load_dataset("mnist", split="test", data_dir=ctx.data_dir))
-    s.metrics.append({"metric": "test cross-entropy per image (nats)", "value": m["bce"]})
-    s.metrics.append({"metric": "test MSE per pixel", "value": m["mse"]})
-    run = ctx.run_dir("ae-conv-mnist")
-    s.figures.append(("held-out digits and their reconstructions", run / "figures" / "reconstructions.png"))
-    s.figures.append(("training and validation loss", run / "figures" / "loss.png"))
-
-
-@tour_section("denoising", "Linear AE = PCA, and denoising auto-encoders on digits (masking and Gaussian noise)")
-def denoising_digits(ctx: TourContext, s: Section) -> None:
-    import torch
-
-    from ..data import load_dataset, parse_corruption
-    from ..eval import subspace_agreement
-    from ..viz import save_image_grid
-
-    train_data = load_dataset("digits", split="train", seed=ctx.seed)
-    test = load_dataset("digits", split="test", seed=ctx.seed)
-    steps, k, noises = ctx.steps(1500, 400), 10, {"masking": "masking:0.25", "gaussian": "gaussian:0.2"}
-    s.summary = (
-        "A single-layer linear auto-encoder (tied weights, full-batch L-BFGS) spans the top-k principal "
-        "subspace: the cosines of the principal angles to sklearn's PCA subspace are 1. Then two denoising "
-        "auto-encoders learn to undo a corruption q_D(x̃|x) — masking noise (a quarter of the pixels zeroed) and "
-        "additive Gaussian noise (σ = 0.2) — from pairs (x̃, x); the plain auto-encoder of the same size, trained "
-        "on clean digits only, does not."
-    )
-    s.settings = {"linear AE": f"k = {k}, tied, L-BFGS {ctx.steps(30, 10)} steps, float64, all training digits",
-                  "DAEs / AE": f"the MLP defaults of `reprlab train dae`, code size 16, {steps} Adam steps, batch 128",
-                  "noise": ", ".join(noises.values()), "seed": ctx.seed}
-    _, lin, _ = _train(ctx, "linear-ae-digits", "ae", [
-        ("model.hidden", []), ("model.activation", "linear"), ("model.code_dim", k), ("model.tied", True),
-        ("train.optimizer", "lbfgs"), ("train.lr", 1.0), ("train.batch_size", len(train_data)),
-        ("train.precision", "64-true"), ("train.max_steps", ctx.steps(30, 10)), ("data.val_fraction", 0.0),
-    ])
-    agree = subspace_agreement(lin, train_data.x)
-    s.metrics.append({"metric": f"linear AE (k={k}): smallest cosine of the principal angles to PCA",
-                      "value": agree["min_cosine_principal_angle"], "reference": "1 = the same subspace"})
-    s.metrics.append({"metric": f"linear AE (k={k}): MSE / PCA's MSE", "value": agree["mse_ratio_to_pca"],
-                      "reference": "1 = PCA's optimum"})
-    models = {}
-    for name, spec in (("dae", noises["masking"]), ("dae-gaussian", noises["gaussian"]), ("ae", "none")):
-        _, models[name], _ = _train(ctx, f"{name}-digits", "dae", [
-            ("model.code_dim", 16), ("model.noise", spec), ("train.max_steps", steps)])
-    x, n = test.x, 10
-    rows = [x[:n]]
-    for kind, dae in (("masking", "dae"), ("gaussian", "dae-gaussian")):
-        x_tilde = parse_corruption(noises[kind], "noise")(x, torch.Generator().manual_seed(ctx.seed))
-        s.metrics.append({"metric": f"{kind}: corrupted test digits, MSE to the clean ones",
-                          "value": float(((x_tilde - x) ** 2).mean()), "reference": "doing nothing"})
-        for name, who in (("ae", "plain AE"), (dae, "denoising AE")):
-            with torch.no_grad():
-                rec = models[name].eval().reconstruct(x_tilde).clamp(0, 1)
-            s.metrics.append({"metric": f"{kind}: {who}'s reconstruction of the corrupted digits, MSE to the clean ones",
-                              "value": float(((rec - x) ** 2).mean())})
-            rows.append(rec[:n])
-        rows.insert(len(rows) - 2, x_tilde[:n].clamp(0, 1))
-    path = save_image_grid(torch.cat(rows), ctx.figure("denoising", "denoising.png"), nrow=n)
-    s.figures.append(("rows: clean test digits; masked (25 % of pixels zeroed), the plain AE's and the masking DAE's "
-                      "reconstructions; Gaussian noise (σ = 0.2), the plain AE's and the Gaussian DAE's reconstructions", path))
-
-
-def _first_layer_filters(model, n: int = 64):
-    """The first ``n`` rows of W_1 as 8x8 images, each scaled to [0, 1]."""
-    import torch
-
-    w = next(m for m in model.layers[0].modules() if isinstance(m, torch.nn.Linear)).weight.detach()[:n].cpu()
-    w = (w - w.amin(1, keepdim=True)) / (w.amax(1, keepdim=True) - w.amin(1, keepdim=True)).clamp_min(1e-12)
-    return w.view(-1, 1, 8, 8)
-
-
-@tour_section("stacked", "Stacked (denoising) auto-encoders: greedy layer-wise pre-training, then fine-tuning, vs none")
-def stacked_digits(ctx: TourContext, s: Section) -> None:
-    import torch
-
-    from ..data import load_dataset
-    from ..viz import plot_grouped_bars, save_image_grid
-
-    hidden, pre, steps, few = [256, 256, 256], ctx.steps(400, 30), ctx.steps(1000, 60), 100
-    s.summary = (
-        "Each layer h_k = σ(W_k h_{k−1} + b_k) is first trained alone as a (denoising) auto-encoder on the codes of the "
-        "layers below (SdA: masking noise; SAA: none), then the stack gets a softmax layer and the whole network is "
-        "fine-tuned on the labels; the third network is the same MLP from a random initialization. Twice: with all "
-        f"1,437 training labels, and semi-supervised, pre-training on all training digits but fine-tuning on {few} "
-        "labelled ones (`finetune_labels`). On these small digits with Adam, pre-training makes little difference "
-        "in either setting (one seed; the numbers are reported as they came out); the papers' gain is on MNIST: `benchmarks/sdae_mnist.py` "
-        "(Vincent et al. 2010, Table 3)."
-    )
-    s.settings = {"data": "digits, stratified 80/20 split", "network": f"MLP 64-{'-'.join(map(str, hidden))}-10, sigmoid",
-                  "pre-training": f"{pre} Adam steps per layer, tied weights, cross-entropy",
-                  "fine-tuning": f"{steps} Adam steps, batch 128 (all labels) or 32 ({few} labels)", "seed": ctx.seed}
-    test = load_dataset("digits", split="test", seed=ctx.seed)
-    errors: dict[str, dict[str, float]] = {}
-    filters = {}
-    paper = {"SdA-3": "MNIST: 1.28 % (Vincent et al. 2010)", "SAA-3": "MNIST: 1.40 % (Vincent et al. 2010)",
-             "no pre-training": "MNIST: 2.40 % (Bengio et al. 2006)"}
-    for labels, regime in ((0, "all labels"), (few, f"{few} labels")):
-        for name, noise, pre_steps in (("SdA-3", "masking:0.25", pre), ("SAA-3", "none", pre), ("no pre-training", "none", 0)):
-            _, model, _ = _train(ctx, f"sdae-{name.split()[0].lower()}-{labels or 'all'}-digits", "sdae", [
-                ("model.hidden", hidden), ("model.noise", noise), ("model.pretrain_steps", pre_steps),
-                ("model.finetune_labels", labels), ("train.batch_size", 32 if labels else 128),
-                ("train.max_steps", steps), ("data.val_fraction", 0.0)])
-            model.eval()
-            with torch.no_grad():
-                errors.setdefault(name, {})[regime] = float((model.predict(test.x).cpu() != test.y).float().mean())
-            if not labels:
-                filters[name] = _first_layer_filters(model)
-            s.metrics.append({"metric": f"{name}, {regime}: test error", "value": errors[name][regime],
-                              "reference": paper[name] if not labels else ""})
-    s.figures.append(("test error on held-out digits", plot_grouped_bars(
-        errors, ctx.figure("stacked", "errors.png"), ylabel="test error", title="digits: pre-trained vs not")))
-    for name in ("SdA-3", "no pre-training"):
-        s.figures.append((f"{name} (all labels): 64 first-layer filters W_1 (rows as 8x8 images) after fine-tuning",
-                          save_image_grid(filters[name], ctx.figure("stacked", f"filters-{name.split()[0].lower()}.png"), nrow=8, scale=4)))
-
-
-@tour_section("domain-adaptation", "mSDA for domain adaptation on Amazon reviews (when the data is present)")
-def domain_adaptation(ctx: TourContext, s: Section) -> None:
-    from ..data import missing_files
-    from ..eval.domain_adaptation import TASKS, load_domain, run_tasks, source_cv_accuracy, summarize
-    from ..viz import plot_grouped_bars
-
-    if missing_files("amazon-reviews", ctx.data_dir):
-        s.summary = "Skipped: amazon_reviews_400/ is not in the data folder (set REPRLAB_DATA or --data-dir)."
-        return
-    tasks = TASKS[:2] if ctx.quick else TASKS
-    params = {"p": 0.5, "n_layers": 3}
-    s.summary = (
-        "Sentiment of reviews, learnt on one product domain and tested on another. mSDA is fitted in closed form "
-        "on the unlabelled reviews of both domains; a linear SVM on [x; h1; h2; h3] trained on the source "
-        "transfers better than on the raw bag of words. The third bar shows the domain shift: the accuracy of a "
-        "classifier trained on the target domain's own labels, the baseline of the papers' transfer loss. (Fixed p and L here; `benchmarks/msda_amazon.py` "
-        "chooses them on source labels and adds the gradient-trained SDA.)"
-    )
-    s.settings = {"tasks": len(tasks), "mSDA": params, "classifier": "LinearSVC, C by 3-fold CV on source", "seed": ctx.seed}
-    rows = run_tasks(tasks, ["raw", "msda"], data_dir=ctx.data_dir, params={"msda": params}, seed=ctx.seed, progress=False)
-    for m, v in summarize(rows).items():
-        s.metrics.append({"metric": f"{m}: average target accuracy", "value": v["avg_target_acc"],
-                          "reference": f"{v['tasks']} tasks, representation fit {v['fit_seconds']:.1f} s in all"})
-    # the domain shift itself: a classifier trained on the target's own labels (3-fold CV, raw features)
-    in_domain = {}
-    for target in sorted({t for _, t in tasks}):
-        xt, yt = load_domain(target, ctx.data_dir)
-        in_domain[target] = source_cv_accuracy(None, xt, yt, xt, seed=ctx.seed)
-        s.metrics.append({"metric": f"in-domain accuracy on {target} (trained on {target}, 3-fold CV)",
-                          "value": in_domain[target], "reference": "in-domain baseline (transfer loss = baseline − target accuracy)"})
-    by_method = {m: {f"{r['source'][0]}→{r['target'][0]}": r["target_acc"] for r in rows if r["method"] == m}
-                 for m in ("raw", "msda")}
-    by_method["in-domain (target→target)"] = {f"{sr[0]}→{tg[0]}": in_domain[tg] for sr, tg in tasks}
-    path = plot_grouped_bars(by_method, ctx.figure("domain-adaptation", "target_accuracy.png"), ylabel="target accuracy",
-                             title="Amazon reviews: source → target", baseline=0.5)
-    s.figures.append(("target accuracy per task: raw features vs mSDA, trained on the source; in-domain: trained on the target", path))
+__all__ = ["ORDER", "SECTIONS", "TourContext", "run_tour"]
 
 
 def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[str] | None = None,
@@ -292,8 +64,6 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
         if unknown:
             raise UsageError(f"unknown tour section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
     if benchmarks:
-        from .benchmarks import benchmark_names, benchmarks_dir
-
         if not full:
             raise UsageError("--benchmarks chooses what --full runs; add --full (or run benchmarks/<name>.py yourself)")
         if benchmarks_dir() is None:
@@ -336,9 +106,3 @@ def _print_summary(sections: list[Section]) -> None:
         )
         lines.append(f"{s.key:<22} {status_word(s):<8} {s.seconds:>6.1f}s  {nums}")
     print("\n".join(lines))
-
-
-# Sections of the other families register themselves on import, after the machinery above.
-from . import tour_representations  # noqa: E402,F401  (first: the lecture's order)
-from . import tour_adversarial  # noqa: E402,F401
-from . import benchmarks as _benchmarks_section  # noqa: E402,F401  (last: the benchmarks' results)

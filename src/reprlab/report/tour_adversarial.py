@@ -1,10 +1,10 @@
 """The tour's adversarial sections: GANs (Dirac-GAN, the 8-Gaussian ring per loss, digits) and
-adversarial auto-encoders vs VAEs, with the Tempered GAN's lens. Registered in :mod:`.tour`."""
+adversarial auto-encoders vs VAEs, with the Tempered GAN's lens. Listed in :data:`reprlab.report.tour.SECTIONS`."""
 
 from __future__ import annotations
 
-from .html import Section
-from .tour import TourContext, _train, tour_section
+from ..viz.html import Section
+from .sections import TourContext, add_metric, tour_section, train_for_section
 
 RING_LOSSES = [("minimax", "none"), ("ns", "none"), ("wgan-gp", "none"), ("ns", "r1")]
 RING_STEPS = 1500  # default budget; benchmarks/gan_toy.py trains 15,000 steps, 3 seeds
@@ -18,11 +18,12 @@ def _dirac(ctx: TourContext, s: Section) -> None:
     analyses = plot_dirac(list(PAPER_METHODS), ctx.figure("gan", "dirac.png"), steps=steps, lr=0.1)
     s.figures.append((f"Dirac-GAN (Mescheder et al. 2018): P_r = δ_0, P_g = δ_θ, D_ψ(x) = ψx; gradient field and "
                       f"{steps} steps of simultaneous (red) and alternating (blue) gradient descent", ctx.figure("gan", "dirac.png")))
-    for a in analyses:
+    for name, a in zip(PAPER_METHODS, analyses):
         lam = closed_form_eigenvalues(a.method)
         eig = "undefined" if lam is None else ", ".join(f"{x.real:.2f}{x.imag:+.2f}i" for x in lam)
-        s.metrics.append({"metric": f"Dirac-GAN {a.title}: distance to (0, 0) after {steps} simultaneous steps",
-                          "value": a.final_distance["simultaneous"], "reference": f"start {a.start}; eigenvalues at (0, 0): {eig}"})
+        add_metric(s, f"dirac_{name.replace('-', '_')}_distance",
+                   f"Dirac-GAN {a.title}: distance to (0, 0) after {steps} simultaneous steps",
+                   a.final_distance["simultaneous"], f"start {a.start}; eigenvalues at (0, 0): {eig}")
 
 
 def _ring(ctx: TourContext, s: Section) -> None:
@@ -36,7 +37,7 @@ def _ring(ctx: TourContext, s: Section) -> None:
     panels = []
     for loss, reg in RING_LOSSES:
         name = f"gan-ring8-{loss}-{reg}"
-        _, model, _ = _train(ctx, name, "gan", [
+        _, model, _ = train_for_section(ctx, name, "gan", [
             ("data.name", "ring8"), ("data.val_fraction", 0.0), ("model.loss", loss), ("model.reg", reg), ("model.gamma", 0.1),
             ("model.n_critic", 5 if loss == "wgan-gp" else 1), ("model.latent_dim", 16), ("model.g_hidden", [128, 128]),
             ("model.d_hidden", [128, 128]), ("train.max_steps", steps), ("train.batch_size", 256),
@@ -46,10 +47,12 @@ def _ring(ctx: TourContext, s: Section) -> None:
         label = f"{loss}" + (f" + {reg}" if reg != "none" else "")
         panels.append((f"{label}: {cov['modes']}/8 modes, hq {cov['hq']:.2f}", samples[:1000].numpy()))
         ref = VEEGAN_TABLE["ring8"]
-        s.metrics.append({"metric": f"ring of 8 Gaussians, {label}: modes captured / high-quality fraction",
-                          "value": f"{cov['modes']} / {cov['hq']:.3f}",
-                          "reference": f"VEEGAN Table 1: GAN {ref['GAN']['modes']:g} / {ref['GAN']['hq_percent'] / 100:.3f}, "
-                                       f"VEEGAN {ref['VEEGAN']['modes']:g} / {ref['VEEGAN']['hq_percent'] / 100:.3f}"})
+        add_metric(s, f"ring8_{loss.replace('-', '_')}_{reg}_modes_hq",
+                   f"ring of 8 Gaussians, {label}: modes captured / high-quality fraction",
+                   f"{cov['modes']} / {cov['hq']:.3f}",
+                   f"VEEGAN Table 1: GAN {ref['GAN']['modes']:g} / {ref['GAN']['hq_percent'] / 100:.3f}, "
+                   f"VEEGAN {ref['VEEGAN']['modes']:g} / {ref['VEEGAN']['hq_percent'] / 100:.3f}",
+                   modes=cov["modes"], hq=cov["hq"])
     s.figures.append((f"2,500 samples per loss after {steps} steps over the 8 true modes (3σ circles)",
                       plot_point_panels(panels, ctx.figure("gan", "ring8.png"), centers=mixture_centers("ring8"),
                                         std=mixture_std("ring8"), ncol=4)))
@@ -79,7 +82,7 @@ def gan(ctx: TourContext, s: Section) -> None:
                   "seed": ctx.seed}
     _dirac(ctx, s)
     _ring(ctx, s)
-    _, model, _ = _train(ctx, "gan-digits", "gan", [
+    _, model, _ = train_for_section(ctx, "gan-digits", "gan", [
         ("model.arch", "conv"), ("model.channels", [32, 64]), ("model.latent_dim", 32), ("model.reg", "r1"),
         ("model.gamma", 1.0), ("model.ema", 0.99), ("data.val_fraction", 0.0), ("train.max_steps", steps),
         ("train.batch_size", 64), ("train.lr", 5e-4), ("train.checkpoint_every", max(1, steps // 4))])
@@ -89,11 +92,11 @@ def gan(ctx: TourContext, s: Section) -> None:
     fake = model.sample(half, torch.Generator().manual_seed(ctx.seed)).cpu().clamp(0, 1)
     q = image_quality(test.x[:half], fake, features, kid_subsets=20, kid_subset_size=min(200, half))
     floor = image_quality(test.x[:half], test.x[half:], features, kid_subsets=20, kid_subset_size=min(200, half))
-    s.metrics.append({"metric": "digits GAN: classifier FID (half the test set vs as many samples)", "value": q["fid"],
-                      "reference": f"real vs real (the other half): {floor['fid']:.2f}; classifier test accuracy "
-                                   f"{features.test_accuracy:.3f}"})
-    s.metrics.append({"metric": "digits GAN: precision / recall (Kynkäänniemi et al. 2019)",
-                      "value": f"{q['precision']:.3f} / {q['recall']:.3f}"})
+    add_metric(s, "digits_fid", "digits GAN: classifier FID (half the test set vs as many samples)", q["fid"],
+               f"real vs real (the other half): {floor['fid']:.2f}; classifier test accuracy {features.test_accuracy:.3f}",
+               real_vs_real_fid=floor["fid"], classifier_test_accuracy=features.test_accuracy)
+    add_metric(s, "digits_precision_recall", "digits GAN: precision / recall (Kynkäänniemi et al. 2019)",
+               f"{q['precision']:.3f} / {q['recall']:.3f}", precision=q["precision"], recall=q["recall"])
     run = ctx.run_dir("gan-digits")
     shots = sorted((run / "samples").glob("step-*.png"))
     for p in shots[:: max(1, len(shots) // 2)]:
@@ -123,7 +126,7 @@ def aae(ctx: TourContext, s: Section) -> None:
     panels, models = [], {}
     for model_name, prior in (("aae", "gaussian"), ("aae", "mixture10"), ("vae", "gaussian"), ("vae", "mixture10")):
         dim = "model.code_dim" if model_name == "aae" else "model.latent_dim"
-        _, model, _ = _train(ctx, f"{model_name}-{prior}-digits", model_name, [
+        _, model, _ = train_for_section(ctx, f"{model_name}-{prior}-digits", model_name, [
             ("model.prior", prior), (dim, 2), ("model.hidden", [256, 256]), ("data.val_fraction", 0.0),
             ("train.max_steps", steps)])
         model.eval()
@@ -131,13 +134,13 @@ def aae(ctx: TourContext, s: Section) -> None:
         title = f"{model_name.upper()}, {'N(0, I)' if prior == 'gaussian' else '10-mixture'}"
         panels.append((f"{title}: SW {fit['sliced_wasserstein']:.2f}", aggregate_posterior_sample(model, test.x).cpu().numpy()))
         models[title] = model
-        s.metrics.append({"metric": f"{title}: sliced Wasserstein(held-out codes, prior)", "value": fit["sliced_wasserstein"],
-                          "reference": f"MMD² {fit['mmd2']:.4f}"})
+        add_metric(s, f"{model_name}_{prior}_sliced_wasserstein", f"{title}: sliced Wasserstein(held-out codes, prior)",
+                   fit["sliced_wasserstein"], f"MMD² {fit['mmd2']:.4f}", mmd2=fit["mmd2"])
     s.figures.append(("2-D codes of held-out digits, coloured by label (the four panels of the lecture's figure)",
                       plot_point_panels(panels, ctx.figure("aae", "codes.png"), labels=test.y.numpy(), ncol=4, lim=8.0)))
     s.figures.append(("AAE with N(0, I): images decoded along the Gaussian percentiles of each code dimension",
                       save_image_grid(traversal_grid(models["AAE, N(0, I)"], 15, prior="gaussian"), ctx.figure("aae", "percentiles.png"), nrow=15)))
-    _train(ctx, "tempered-digits", "tempered-gan", [
+    train_for_section(ctx, "tempered-digits", "tempered-gan", [
         ("model.arch", "conv"), ("model.channels", [32, 64]), ("model.latent_dim", 32), ("model.lens_steps", lens_steps),
         ("data.val_fraction", 0.0), ("train.max_steps", 2 * lens_steps), ("train.batch_size", 64),
         ("train.checkpoint_every", max(1, lens_steps // 2))])

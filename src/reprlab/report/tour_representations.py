@@ -1,13 +1,13 @@
 """The tour's sections on learnt representations: maps of codes and morphing, style transfer,
-Siamese similarity, VAEs. Registered in :mod:`.tour`."""
+Siamese similarity, VAEs. Listed in :data:`reprlab.report.tour.SECTIONS`."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
 
-from .html import Section
-from .tour import TourContext, _train, tour_section
+from ..viz.html import Section
+from .sections import TourContext, add_metric, tour_section, train_for_section
 
 
 @tour_section("latent", "Looking at codes: 2-D codes, PCA, metric MDS, t-SNE at several perplexities and seeds, morphing")
@@ -35,15 +35,17 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
                   "t-SNE": f"openTSNE, perplexities {list(perplexities)}, random init, seeds {list(seeds)}", "seed": ctx.seed}
     runs = {}
     for d in (2, 16):
-        _, runs[d], _ = _train(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
+        _, runs[d], _ = train_for_section(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
     images, labels = data.x.numpy(), data.y.numpy()
     z2, z16 = encode_data(runs[2], data).numpy(), encode_data(runs[16], data).numpy()
-    for title, z, m in (("2-D codes", z2, embed_2d(z2, "codes")), ("16-D codes, PCA", z16, embed_2d(z16, "pca")),
-                        ("16-D codes, metric MDS", z16, embed_2d(z16, "mds", seed=ctx.seed, max_iter=ctx.steps(100, 30)))):
+    for tag, title, z, m in (("codes2d", "2-D codes", z2, embed_2d(z2, "codes")),
+                             ("codes16_pca", "16-D codes, PCA", z16, embed_2d(z16, "pca")),
+                             ("codes16_mds", "16-D codes, metric MDS", z16,
+                              embed_2d(z16, "mds", seed=ctx.seed, max_iter=ctx.steps(100, 30)))):
         q = map_quality(z, m.coords, labels)
-        s.metrics.append({"metric": f"{title}: trustworthiness T(10)", "value": q["trustworthiness_k10"]})
-        s.metrics.append({"metric": f"{title}: 10-NN accuracy in the map", "value": q["knn_accuracy_map"],
-                          "reference": f"{q['knn_accuracy_codes']:.3f} in the codes"})
+        add_metric(s, f"{tag}_trustworthiness", f"{title}: trustworthiness T(10)", q["trustworthiness_k10"])
+        add_metric(s, f"{tag}_knn_acc_map", f"{title}: 10-NN accuracy in the map", q["knn_accuracy_map"],
+                   f"{q['knn_accuracy_codes']:.3f} in the codes", knn_acc_codes=q["knn_accuracy_codes"])
         path = plot_map(m, ctx.figure("latent", f"{m.method}-{z.shape[1]}d.png"), labels, quality=q, images=images,
                         thumbnails=40, title=f"{m.title}: AE with {z.shape[1]}-D codes")
         s.figures.append((f"{title}, coloured by digit, with thumbnails", path))
@@ -51,8 +53,9 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
     acc16 = knn_accuracy(z16, labels, 10)
     qs = [map_quality(z16, m.coords, labels, codes_accuracy=acc16) for m in maps]
     for m, q in zip(maps, qs):
-        s.metrics.append({"metric": f"16-D codes, t-SNE perplexity {m.params['perplexity']:g} seed {m.params['seed']}: T(10)",
-                          "value": q["trustworthiness_k10"], "reference": f"10-NN acc {q['knn_accuracy_map']:.3f}"})
+        add_metric(s, f"tsne_perplexity{m.params['perplexity']:g}_seed{m.params['seed']}_trustworthiness",
+                   f"16-D codes, t-SNE perplexity {m.params['perplexity']:g} seed {m.params['seed']}: T(10)",
+                   q["trustworthiness_k10"], f"10-NN acc {q['knn_accuracy_map']:.3f}", knn_acc_map=q["knn_accuracy_map"])
     path = plot_map_grid(maps, ctx.figure("latent", "tsne-sweep.png"), labels, qualities=qs, ncols=len(perplexities),
                          title="t-SNE of the 16-D codes: rows = seeds, columns = perplexities")
     s.figures.append(("t-SNE do and don't: the same codes at several perplexities and random starts", path))
@@ -70,7 +73,8 @@ def siamese_digits(ctx: TourContext, s: Section) -> None:
     import torch
 
     from ..data import load_dataset
-    from ..eval.oneshot import fewshot_accuracy, pixel_similarity, sample_tasks
+    from ..data.fewshot import sample_tasks
+    from ..eval.oneshot import fewshot_accuracy, pixel_similarity
     from ..viz import plot_grouped_bars, save_image_grid
 
     steps = ctx.steps(1500, 300)
@@ -82,7 +86,7 @@ def siamese_digits(ctx: TourContext, s: Section) -> None:
     )
     s.settings = {"twin": "MLP 64-128-32", "loss": "contrastive, margin 1", "pairs": "all similar pairs of the "
                   "training split, 2 dissimilar per similar", "steps": steps, "batch": "64 pairs", "seed": ctx.seed}
-    _, model, _ = _train(ctx, "siamese-digits", "siamese", [
+    _, model, _ = train_for_section(ctx, "siamese-digits", "siamese", [
         ("model.loss", "contrastive"), ("model.hidden", [128]), ("model.embedding_dim", 32), ("model.margin", 1.0),
         ("model.val_way", 5), ("model.val_tasks", 100), ("train.max_steps", steps), ("train.batch_size", 64),
         ("train.val_every", max(100, steps // 3)),
@@ -91,10 +95,11 @@ def siamese_digits(ctx: TourContext, s: Section) -> None:
     bars: dict[str, dict[str, float]] = {"pixels, 1-NN": {}, "Siamese": {}}
     for way in (5, 10):
         tasks = sample_tasks(test, n_way=way, k_shot=1, n_tasks=300, seed=ctx.seed)
-        for name, score in (("pixels, 1-NN", pixel_similarity), ("Siamese", model.similarity_matrix)):
+        for name, tag, score in (("pixels, 1-NN", "pixels", pixel_similarity), ("Siamese", "siamese", model.similarity_matrix)):
             acc = float(fewshot_accuracy(score, tasks).mean())
             bars[name][f"{way}-way"] = acc
-            s.metrics.append({"metric": f"{way}-way one-shot accuracy, {name}", "value": acc, "reference": f"chance {1 / way:.2f}"})
+            add_metric(s, f"oneshot_{way}way_{tag}", f"{way}-way one-shot accuracy, {name}", acc, f"chance {1 / way:.2f}",
+                       chance=1 / way)
     s.figures.append(("one-shot accuracy on held-out digits (300 tasks each)", plot_grouped_bars(
         bars, ctx.figure("siamese", "oneshot.png"), ylabel="accuracy", title="N-way one-shot, digits test split")))
     from ..viz.oneshot import oneshot_answer_rows
@@ -129,15 +134,15 @@ def vae_digits(ctx: TourContext, s: Section) -> None:
     )
     s.settings = {"data": "digits (8x8, [0, 1])", "VAE": "MLP 64-512-512-2 and back, Bernoulli decoder", "steps": steps,
                   "batch": 128, "IWAE k": k, "seed": ctx.seed}
-    _, model, result = _train(ctx, "vae2-digits", "vae", [
+    _, model, result = train_for_section(ctx, "vae2-digits", "vae", [
         ("model.latent_dim", 2), ("train.max_steps", steps), ("train.val_every", max(100, steps // 3))])
     test = load_dataset("digits", split="test", seed=ctx.seed)
     with torch.no_grad():
         v = model.validate(test)
-    s.metrics.append({"metric": "test negative ELBO, nats per image", "value": v["nelbo"], "reference": "upper bound on −log p(x)"})
-    s.metrics.append({"metric": "test KL(q(z|x) ‖ p(z)), nats", "value": v["kl"]})
-    s.metrics.append({"metric": f"test −log p(x), IWAE k={k}, nats", "value": iwae_nll(model, test, k, seed=ctx.seed),
-                      "reference": "≤ the negative ELBO"})
+    add_metric(s, "test_nelbo", "test negative ELBO, nats per image", v["nelbo"], "upper bound on −log p(x)")
+    add_metric(s, "test_kl", "test KL(q(z|x) ‖ p(z)), nats", v["kl"])
+    add_metric(s, "test_iwae_nll", f"test −log p(x), IWAE k={k}, nats", iwae_nll(model, test, k, seed=ctx.seed),
+               "≤ the negative ELBO")
     run = ctx.run_dir("vae2-digits")
     s.figures.append(("samples from the prior, decoded", run / "figures" / "samples.png"))
     s.figures.append(("decoded 2-D manifold (15 x 15 grid of Φ⁻¹ quantiles)", run / "figures" / "manifold.png"))
@@ -164,7 +169,7 @@ def _style_network(quick: bool):
     import torch
     from torchvision.models import VGG19_Weights
 
-    from ..nets.features import RandomMultiScaleNet, build_feature_net
+    from ..nets.feature_nets import RandomMultiScaleNet, build_feature_net
 
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
     if cached.is_file():
@@ -194,7 +199,7 @@ def _style_transfer_figures(ctx: TourContext, s: Section, net, content, style, c
     import dataclasses
 
     from ..models.style import stylize, style_sweep
-    from ..style_run import sweep_figure
+    from ..pipelines.stylize import sweep_figure
     from ..viz import plot_image_row
 
     s.summary = (
@@ -211,11 +216,12 @@ def _style_transfer_figures(ctx: TourContext, s: Section, net, content, style, c
                   "seed": ctx.seed}
     result = stylize(net, content, style, cfg)
     texture = stylize(net, None, style, dataclasses.replace(cfg, init="noise", content_weight=0.0))
-    s.metrics.append({"metric": "style loss reduction (final / initial L_style)", "value": result.style_loss_reduction,
-                      "reference": f"{result.initial_style_loss:.4g} → {result.final_style_loss:.4g}"})
-    s.metrics.append({"metric": "texture: style loss reduction from noise", "value": texture.style_loss_reduction})
-    s.metrics.append({"metric": "final content loss L_content", "value": result.losses[-1]["content"]})
-    s.metrics.append({"metric": "feature network", "value": net.description})
+    add_metric(s, "style_loss_reduction", "style loss reduction (final / initial L_style)", result.style_loss_reduction,
+               f"{result.initial_style_loss:.4g} → {result.final_style_loss:.4g}",
+               initial_style_loss=result.initial_style_loss, final_style_loss=result.final_style_loss)
+    add_metric(s, "texture_style_loss_reduction", "texture: style loss reduction from noise", texture.style_loss_reduction)
+    add_metric(s, "final_content_loss", "final content loss L_content", result.losses[-1]["content"])
+    add_metric(s, "feature_network", "feature network", net.description)
     path = plot_image_row([content, style, result.image, texture.image], ["content x₀", "style x₁", "result", "texture (style only)"],
                           ctx.figure("style", "transfer.png"), title=net.description)
     s.figures.append(("content, style, their transfer, and a texture synthesized from the style alone", path))

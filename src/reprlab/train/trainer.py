@@ -11,8 +11,9 @@ With several updates, the parameters that only *other* updates step are frozen
 update of a GAN backpropagates through D to G without D's weight gradients: ~15 % less work).
 
 Around it: deterministic seeding, a progress bar, CSV/TensorBoard metrics, a NaN/Inf guard, periodic
-atomic checkpoints (:mod:`reprlab.train.checkpoint`) from which ``resume=True`` continues bit for bit,
-validation with early stopping, and learning-rate schedules. The same code runs on one CPU, one
+atomic checkpoints (:mod:`reprlab.train.checkpoint`) from which ``resume=True`` continues bit for bit
+(each followed by the caller's ``on_checkpoint(model, step)``), validation with early stopping
+(:mod:`reprlab.train.early_stopping`), and learning-rate schedules. The same code runs on one CPU, one
 GPU, or many processes (``devices=N`` through Fabric's launcher, or under ``torchrun``).
 """
 
@@ -26,6 +27,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -33,9 +35,10 @@ from torch import Tensor
 from ..data.base import TensorBatches, TensorData
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError
 from ..files import OutputError, ensure_dir, is_output_failure, output_error, write_json
-from ..models.base import ReprModel
+from ..models.base import ReprModel, Update
 from . import checkpoint as ckpt
 from .config import TrainConfig
+from .early_stopping import EarlyStopping
 from .metrics import MetricsLogger
 from .tracker import MetricTracker
 
@@ -161,26 +164,75 @@ def frozen(params):
             p.requires_grad_(True)
 
 
+@dataclass
+class _FitParts:
+    """What one :meth:`Trainer.fit` trains with, built once by :meth:`Trainer._setup`."""
+
+    model: ReprModel
+    fmodel: torch.nn.Module  # the model as Fabric wraps it (DDP, precision)
+    updates: list[Update]
+    optimizers: list[torch.optim.Optimizer]  # one per update (Fabric's wrappers)
+    schedulers: list[torch.optim.lr_scheduler.LambdaLR]
+    others: list[list[torch.nn.Parameter]]  # per update: the parameters frozen during it
+    batches: TensorBatches
+    val: TensorData | None
+    val_batches: TensorBatches | None  # None when the model validates itself, or without val
+    tracker: MetricTracker
+    writer: MetricsLogger | None  # rank 0 with a run folder
+    pbar: Any
+    world: int
+    device: torch.device
+
+
+@dataclass
+class _FitState:
+    """What changes while :meth:`Trainer.fit` runs (and what a checkpoint's trainer state holds)."""
+
+    step: int  # steps done
+    start: int  # the step this fit started from (the checkpoint's on resume)
+    resumed_from: int | None
+    early: EarlyStopping  # best_val, bad_validations
+    elapsed_before: float  # wall seconds of the runs before a resume
+    t0: float  # time.perf_counter() at the first step of this fit
+    t_last: float  # ... at the last boundary (for samples_per_s)
+    step_last: int  # the step of the last boundary
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
 class Trainer:
     """Train any :class:`~reprlab.models.ReprModel` on in-memory data.
 
     Parameters
     ----------
     config : the training options.
-    run_dir : folder for ``config.yaml``, ``metrics.csv``, ``checkpoints/``, ``model.safetensors``
-        and ``summary.json``; None trains without writing anything (no checkpoints).
-    run_config : unused; kept for callers of earlier versions (the pipeline that owns the run
-        folder writes ``config.yaml``, :func:`reprlab.run.train`).
+    run_dir : the run folder, where the trainer writes ``metrics.csv``, ``checkpoints/``,
+        ``best.safetensors``, ``model.safetensors`` and ``summary.json``; None trains without
+        writing anything (no checkpoints).
+    run_config : accepted and ignored; kept for callers of earlier versions (the pipeline that
+        owns the run folder writes ``config.yaml``, :func:`reprlab.pipelines.training.train_run`).
+    on_checkpoint : ``on_checkpoint(model, step)``, called on rank 0 right after each checkpoint
+        is written (so only with a ``run_dir``), e.g. to write the model's progress pictures
+        (:meth:`~reprlab.models.ReprModel.snapshot`) into the run folder.
     """
 
     #: freeze the parameters of other updates during an update (see the module docstring);
     #: False computes (and discards) their gradients, as PyTorch's plain recipe does
     freeze_other_updates: bool = True
 
-    def __init__(self, config: TrainConfig, run_dir: str | os.PathLike | None = None, run_config: dict | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | os.PathLike | None = None,
+        run_config: dict | None = None,
+        *,
+        on_checkpoint: Callable[[ReprModel, int], None] | None = None,
+    ):
         self.cfg = config
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.run_config = run_config
+        self.on_checkpoint = on_checkpoint
         self.fabric = None
 
     # ------------------------------------------------------------------ set-up
@@ -334,30 +386,6 @@ class Trainer:
         return {k: float(v) / n for k, v in sums.items()}
 
     # ------------------------------------------------------------------ fit
-    def _update(self, fmodel, opt, batch, update: str) -> dict:
-        """One optimizer update on ``batch``; returns the model's outputs at the step's start.
-
-        L-BFGS evaluates the loss several times per step (line search), through a closure.
-        """
-        first: list[dict] = []
-
-        def closure():
-            opt.zero_grad(set_to_none=True)
-            out = fmodel(batch, update)
-            self.fabric.backward(out["loss"])
-            if self.cfg.grad_clip > 0:
-                self.fabric.clip_gradients(fmodel, opt, max_norm=self.cfg.grad_clip)
-            if not first:
-                first.append(out)
-            return out["loss"]
-
-        if self.cfg.optimizer == "lbfgs":
-            opt.step(closure)
-        else:
-            closure()
-            opt.step()
-        return first[0]
-
     def fit(
         self, model: ReprModel, train: TensorData, val: TensorData | None = None, *, resume: bool = False
     ) -> FitResult:
@@ -366,7 +394,32 @@ class Trainer:
         The caller seeds and builds the model (:func:`seed_everything` first, so the
         initialization is reproducible); ``resume=True`` continues from the newest valid
         checkpoint in ``run_dir``.
+
+        Each step is :meth:`_train_step`; at a log, validation or checkpoint boundary
+        :meth:`_at_boundary` does the rest (NaN guard, metrics, validation and early stopping,
+        checkpoint); :meth:`_finish` writes the result.
         """
+        cfg = self.cfg
+        parts, state = self._setup(model, train, val, resume)
+        pbar, validating, checkpointing = parts.pbar, parts.val is not None, self.run_dir is not None
+        for step in range(state.start, cfg.max_steps):
+            self._train_step(parts, step)
+            state.step = done = step + 1
+            if pbar is not None:
+                pbar.update(1)
+            last = done == cfg.max_steps
+            val_now = validating and (done % cfg.val_every == 0 or last)
+            ckpt_now = checkpointing and (done % cfg.checkpoint_every == 0 or last)
+            if (done % cfg.log_every == 0 or last or val_now or ckpt_now) and self._at_boundary(
+                parts, state, val_now, ckpt_now
+            ):
+                break
+        return self._finish(parts, state)
+
+    def _setup(
+        self, model: ReprModel, train: TensorData, val: TensorData | None, resume: bool
+    ) -> tuple[_FitParts, _FitState]:
+        """Fabric, optimizers, schedulers, batches; the checkpoint's state on resume; the outputs."""
         cfg = self.cfg
         if tuple(train.sample_shape) != tuple(model.input_shape):
             raise ConfigError(
@@ -395,163 +448,201 @@ class Trainer:
             if val is not None and not model.has_own_validation else None
         )
 
-        start, tstate = 0, {}
+        start, saved = 0, {}
         if resume:
-            start, tstate = self._load_checkpoint(model, foptimizers, schedulers)
-        best_val = tstate.get("best_val")
-        bad_validations = tstate.get("bad_validations", 0)
-        elapsed_before = tstate.get("wall_s", 0.0)
-        resumed_from = start if resume else None
-
-        writer = None
-        if self.run_dir is not None and self.is_main:
-            ensure_dir(self.run_dir)
-            for stale in self.checkpoint_dir.glob(".tmp-step-*") if self.checkpoint_dir.is_dir() else []:
-                shutil.rmtree(stale, ignore_errors=True)  # left by a process killed while writing a checkpoint
-            writer = MetricsLogger(self.run_dir, cfg.tensorboard, resume_step=start if resume else None)
-
-        tracker = MetricTracker([u.name for u in updates], cfg.log_every, device)
-        pbar = None
-        if cfg.progress and self.is_main:
-            from tqdm.auto import tqdm
-
-            pbar = tqdm(total=cfg.max_steps, initial=start, unit="step", dynamic_ncols=True, desc=model.name, leave=True)
-
-        train_metrics: dict[str, float] = {}
-        val_metrics: dict[str, float] = {}
-        stopped_early = False
+            start, saved = self._load_checkpoint(model, foptimizers, schedulers)
+        early = EarlyStopping(cfg.early_stopping_patience, cfg.early_stopping_min_delta)
+        early.load_state_dict(saved)
+        writer = self._open_writer(start if resume else None)
+        parts = _FitParts(
+            model, fmodel, updates, foptimizers, schedulers, others, batches, val, val_batches,
+            tracker=MetricTracker([u.name for u in updates], cfg.log_every, device),
+            writer=writer, pbar=self._progress_bar(model.name, start), world=world, device=device,
+        )
         t0 = time.perf_counter()
-        t_last, step_last = t0, start
+        state = _FitState(step=start, start=start, resumed_from=start if resume else None, early=early,
+                          elapsed_before=saved.get("wall_s", 0.0), t0=t0, t_last=t0, step_last=start)
         fmodel.train()
-        step = start
+        return parts, state
 
-        def trainer_state(at: int) -> dict:
-            return {
-                "step": at,
-                "best_val": best_val,
-                "bad_validations": bad_validations,
-                "wall_s": elapsed_before + time.perf_counter() - t0,
-                "world_size": world,
-            }
+    def _open_writer(self, resume_step: int | None) -> MetricsLogger | None:
+        """The metrics writer of rank 0 with a run folder (after removing a half-written checkpoint)."""
+        if self.run_dir is None or not self.is_main:
+            return None
+        ensure_dir(self.run_dir)
+        for stale in self.checkpoint_dir.glob(".tmp-step-*") if self.checkpoint_dir.is_dir() else []:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a process killed while writing a checkpoint
+        return MetricsLogger(self.run_dir, self.cfg.tensorboard, resume_step=resume_step)
 
-        def check_finite(at: int) -> None:
-            bad = tracker.first_non_finite()
-            flag = torch.tensor([0 if bad is None else 1], device=device)
-            if world > 1:
-                flag = fabric.all_reduce(flag, reduce_op="max")
-            if int(flag.item()):
-                last = ckpt.latest_valid(self.checkpoint_dir) if self.run_dir is not None else None
-                where = f"update {bad[0]!r} at step {bad[1]}" if bad else f"another process, before step {at}"
-                value = f"{bad[2]}" if bad else "non-finite"
-                if pbar is not None:
-                    pbar.close()
-                fixes = f"lower train.lr (now {cfg.lr:g}), set train.grad_clip=1.0, or check the data for NaN/Inf"
-                if last:
-                    then = f"the last good checkpoint is {last}: {fixes}, then continue it with --resume and the new value"
-                    if bad and bad[1] <= int(ckpt.STEP_DIR.match(last.name).group(1)) + 1:
-                        # the update just before that checkpoint may already have diverged
-                        then += f" (if it diverges again at once, delete {last} first to resume from the one before)"
-                elif self.run_dir is not None:
-                    then = f"no checkpoint was written yet: {fixes}, then run the same command again (the run folder is reused)"
-                else:
-                    then = f"{fixes}, then train again"
-                raise NonFiniteLossError(f"loss became {value} in {where}; {then}")
+    def _progress_bar(self, name: str, start: int):
+        if not (self.cfg.progress and self.is_main):
+            return None
+        from tqdm.auto import tqdm
 
-        for step in range(start, cfg.max_steps):
-            batch = batches.at_step(step)
-            for i, (u, opt) in enumerate(zip(updates, foptimizers)):
-                if step % u.every:
-                    continue
-                with frozen(others[i]):  # no gradient for what this update does not step
-                    out = self._update(fmodel, opt, batch, u.name)
-                model.after_update(u.name)
-                tracker.add(u.name, step, out)
-            for s in schedulers:
-                s.step()
-            done = step + 1
-            last = done == cfg.max_steps
-            if pbar is not None:
-                pbar.update(1)
+        return tqdm(total=self.cfg.max_steps, initial=start, unit="step", dynamic_ncols=True, desc=name, leave=True)
 
-            log_now = done % cfg.log_every == 0 or last
-            val_now = val is not None and (done % cfg.val_every == 0 or last)
-            ckpt_now = self.run_dir is not None and (done % cfg.checkpoint_every == 0 or last)
-            if not (log_now or val_now or ckpt_now):
+    def _train_step(self, parts: _FitParts, step: int) -> None:
+        """Training step ``step``: its batch, each update due at it (see the module docstring), the schedulers."""
+        batch = parts.batches.at_step(step)
+        for u, opt, others in zip(parts.updates, parts.optimizers, parts.others):
+            if step % u.every:
                 continue
+            with frozen(others):  # no gradient for what this update does not step
+                out = self._update(parts.fmodel, opt, batch, u.name)
+            parts.model.after_update(u.name)
+            parts.tracker.add(u.name, step, out)
+        for s in parts.schedulers:
+            s.step()
 
-            check_finite(done)
-            now = time.perf_counter()
-            row = tracker.flush()
-            if world > 1 and row:  # each rank saw its share of the batch: log the global mean
-                mean = fabric.all_reduce(torch.tensor(list(row.values()), device=device), reduce_op="mean")
-                row = dict(zip(row, mean.tolist()))
-            if row:
-                train_metrics = dict(row)
-            rate = (done - step_last) * cfg.batch_size / max(now - t_last, 1e-9)
-            t_last, step_last = now, done
-            row["samples_per_s"] = rate
-            row["lr"] = schedulers[0].get_last_lr()[0]
-            row["epoch"] = done / len(batches)
-            if val_now:
-                val_metrics = self._validate(model, val_batches, val)
-                row.update(val_metrics)
-                monitor = val_metrics.get(model.monitor, next(iter(val_metrics.values()), None))
-                if monitor is not None and math.isfinite(monitor):
-                    if best_val is None or monitor < best_val - cfg.early_stopping_min_delta:
-                        best_val, bad_validations = monitor, 0
-                        if cfg.early_stopping_patience and self.run_dir is not None and self.is_main:
-                            ckpt.save_weights(model, self.run_dir / "best.safetensors")
-                    else:
-                        bad_validations += 1
-            if writer is not None:
-                writer.log(done, row)
-            if pbar is not None:
-                shown = {k.split("/")[-1] if k.count("/") == 1 else k: v for k, v in row.items() if k.endswith("loss")}
-                pbar.set_postfix({**{k: f"{v:.4g}" for k, v in shown.items()}, "samples/s": f"{rate:.0f}"}, refresh=False)
-            stop = bool(cfg.early_stopping_patience and bad_validations >= cfg.early_stopping_patience)
-            if world > 1:
-                stop = bool(fabric.broadcast(stop, src=0))
-            if self.run_dir is not None and (ckpt_now or stop):
-                self._save_checkpoint(done, model, foptimizers, schedulers, trainer_state(done))
-                if self.is_main:
-                    model.snapshot(self.run_dir, done)
-            if stop:
-                stopped_early = True
-                self._info(f"early stopping at step {done}: no improvement in {bad_validations} validations")
-                break
+    def _update(self, fmodel, opt, batch, update: str) -> dict:
+        """One optimizer update on ``batch``; returns the model's outputs at the step's start.
 
-        if pbar is not None:
-            pbar.close()
-        final_step = step + 1 if cfg.max_steps > start else start
-        wall = elapsed_before + time.perf_counter() - t0
-        if stopped_early and self.run_dir is not None and (self.run_dir / "best.safetensors").exists():
+        L-BFGS evaluates the loss several times per step (line search), through a closure.
+        """
+        first: list[dict] = []
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            out = fmodel(batch, update)
+            self.fabric.backward(out["loss"])
+            if self.cfg.grad_clip > 0:
+                self.fabric.clip_gradients(fmodel, opt, max_norm=self.cfg.grad_clip)
+            if not first:
+                first.append(out)
+            return out["loss"]
+
+        if self.cfg.optimizer == "lbfgs":
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+        return first[0]
+
+    # ------------------------------------------------------------------ step boundaries
+    def _at_boundary(self, parts: _FitParts, state: _FitState, val_now: bool, ckpt_now: bool) -> bool:
+        """After ``state.step`` steps, at a log, validation or checkpoint boundary: check the losses,
+        log the metrics, validate, checkpoint. Returns whether early stopping ends the fit."""
+        done = state.step
+        self._check_finite(parts, done)
+        row = self._train_row(parts, state)
+        if val_now:
+            row.update(self._validate_and_watch(parts, state))
+        if parts.writer is not None:
+            parts.writer.log(done, row)
+        if parts.pbar is not None:
+            shown = {k.split("/")[-1] if k.count("/") == 1 else k: v for k, v in row.items() if k.endswith("loss")}
+            postfix = {**{k: f"{v:.4g}" for k, v in shown.items()}, "samples/s": f"{row['samples_per_s']:.0f}"}
+            parts.pbar.set_postfix(postfix, refresh=False)
+        stop = state.early.should_stop
+        if parts.world > 1:
+            stop = bool(self.fabric.broadcast(stop, src=0))
+        if self.run_dir is not None and (ckpt_now or stop):
+            self._checkpoint(parts, state)
+        if stop:
+            state.stopped_early = True
+            self._info(f"early stopping at step {done}: no improvement in {state.early.bad_validations} validations")
+        return stop
+
+    def _check_finite(self, parts: _FitParts, at: int) -> None:
+        """Raise :class:`NonFiniteLossError` (one line: where, and what to do) when a loss since the
+        last boundary, on any process, was NaN or Inf."""
+        bad = parts.tracker.first_non_finite()
+        flag = torch.tensor([0 if bad is None else 1], device=parts.device)
+        if parts.world > 1:
+            flag = self.fabric.all_reduce(flag, reduce_op="max")
+        if not int(flag.item()):
+            return
+        last = ckpt.latest_valid(self.checkpoint_dir) if self.run_dir is not None else None
+        where = f"update {bad[0]!r} at step {bad[1]}" if bad else f"another process, before step {at}"
+        value = f"{bad[2]}" if bad else "non-finite"
+        if parts.pbar is not None:
+            parts.pbar.close()
+        fixes = f"lower train.lr (now {self.cfg.lr:g}), set train.grad_clip=1.0, or check the data for NaN/Inf"
+        if last:
+            then = f"the last good checkpoint is {last}: {fixes}, then continue it with --resume and the new value"
+            if bad and bad[1] <= int(ckpt.STEP_DIR.match(last.name).group(1)) + 1:
+                # the update just before that checkpoint may already have diverged
+                then += f" (if it diverges again at once, delete {last} first to resume from the one before)"
+        elif self.run_dir is not None:
+            then = f"no checkpoint was written yet: {fixes}, then run the same command again (the run folder is reused)"
+        else:
+            then = f"{fixes}, then train again"
+        raise NonFiniteLossError(f"loss became {value} in {where}; {then}")
+
+    def _train_row(self, parts: _FitParts, state: _FitState) -> dict[str, float]:
+        """The metrics row of this boundary: training means since the last one (over all
+        processes), throughput, learning rate and epoch."""
+        done, now = state.step, time.perf_counter()
+        row = parts.tracker.flush()
+        if parts.world > 1 and row:  # each rank saw its share of the batch: log the global mean
+            mean = self.fabric.all_reduce(torch.tensor(list(row.values()), device=parts.device), reduce_op="mean")
+            row = dict(zip(row, mean.tolist()))
+        if row:
+            state.train_metrics = dict(row)
+        row["samples_per_s"] = (done - state.step_last) * self.cfg.batch_size / max(now - state.t_last, 1e-9)
+        state.t_last, state.step_last = now, done
+        row["lr"] = parts.schedulers[0].get_last_lr()[0]
+        row["epoch"] = done / len(parts.batches)
+        return row
+
+    def _validate_and_watch(self, parts: _FitParts, state: _FitState) -> dict[str, float]:
+        """Validate; feed the monitored value to early stopping, keeping ``best.safetensors`` when
+        early stopping is on and the value improved."""
+        state.val_metrics = metrics = self._validate(parts.model, parts.val_batches, parts.val)
+        monitor = metrics.get(parts.model.monitor, next(iter(metrics.values()), None))
+        improved = state.early.update(monitor)
+        if improved and self.cfg.early_stopping_patience and self.run_dir is not None and self.is_main:
+            ckpt.save_weights(parts.model, self.run_dir / "best.safetensors")
+        return metrics
+
+    def _checkpoint(self, parts: _FitParts, state: _FitState) -> None:
+        """Write the checkpoint of step ``state.step``, then call ``on_checkpoint`` (rank 0)."""
+        trainer_state = {
+            "step": state.step,
+            **state.early.state_dict(),  # best_val, bad_validations
+            "wall_s": state.elapsed_before + time.perf_counter() - state.t0,
+            "world_size": parts.world,
+        }
+        self._save_checkpoint(state.step, parts.model, parts.optimizers, parts.schedulers, trainer_state)
+        if self.on_checkpoint is not None and self.is_main:
+            self.on_checkpoint(parts.model, state.step)
+
+    # ------------------------------------------------------------------ finish
+    def _finish(self, parts: _FitParts, state: _FitState) -> FitResult:
+        """Close the outputs, restore the best weights after early stopping, compare the replicas,
+        write ``model.safetensors`` and ``summary.json``."""
+        cfg, fabric, model = self.cfg, self.fabric, parts.model
+        if parts.pbar is not None:
+            parts.pbar.close()
+        wall = state.elapsed_before + time.perf_counter() - state.t0
+        if state.stopped_early and self.run_dir is not None and (self.run_dir / "best.safetensors").exists():
             fabric.barrier()
             ckpt.load_weights(self.run_dir / "best.safetensors", model)  # restore the best weights
 
         replica_diff = None
-        if world > 1:  # DDP keeps replicas equal; check it: max over weights of (max - min over ranks)
+        if parts.world > 1:  # DDP keeps replicas equal; check it: max over weights of (max - min over ranks)
             flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
             spread = fabric.all_reduce(flat.clone(), reduce_op="max") - fabric.all_reduce(flat.clone(), reduce_op="min")
             replica_diff = float(spread.abs().max())
 
         result = FitResult(
             run_dir=str(self.run_dir) if self.run_dir is not None else None,
-            steps=final_step,
-            stopped_early=stopped_early,
-            best_val=best_val,
-            train_metrics=train_metrics,
-            val_metrics=val_metrics,
-            samples_per_s=(final_step - start) * cfg.batch_size / max(time.perf_counter() - t0, 1e-9),
+            steps=state.step,
+            stopped_early=state.stopped_early,
+            best_val=state.early.best_val,
+            train_metrics=state.train_metrics,
+            val_metrics=state.val_metrics,
+            samples_per_s=(state.step - state.start) * cfg.batch_size / max(time.perf_counter() - state.t0, 1e-9),
             wall_s=wall,
-            world_size=world,
-            device=str(device),
+            world_size=parts.world,
+            device=str(parts.device),
             replica_max_abs_diff=replica_diff,
-            resumed_from=resumed_from,
+            resumed_from=state.resumed_from,
         )
         if self.run_dir is not None and self.is_main:
             ckpt.save_weights(model, self.run_dir / "model.safetensors")
             write_json(self.run_dir / "summary.json", result.__dict__)
-        if writer is not None:
-            writer.close()
+        if parts.writer is not None:
+            parts.writer.close()
         fabric.barrier()
         return result

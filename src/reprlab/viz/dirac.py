@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, UsageError
-from ..models.gan.dirac import MODES, PAPER_METHODS, DiracAnalysis, DiracGAN, analyze, numeric_field
+from ..models.gan.dirac import MODES, PAPER_METHODS, DiracAnalysis, DiracMethod, analyze, numeric_field
 from ..files import ensure_dir
 from .plots import STYLE, save_figure
 
@@ -20,7 +20,7 @@ _COLORS = {"simultaneous": "tab:red", "alternating": "tab:blue"}
 
 
 def _as_analysis(item, steps: int, lr: float, start, modes) -> DiracAnalysis:
-    """A name of :data:`PAPER_METHODS`, a :class:`DiracGAN` or a ready :class:`DiracAnalysis`."""
+    """A name of :data:`PAPER_METHODS`, a :class:`DiracMethod` or a ready :class:`DiracAnalysis`."""
     if isinstance(item, DiracAnalysis):
         return item
     if isinstance(item, str):
@@ -28,9 +28,9 @@ def _as_analysis(item, steps: int, lr: float, start, modes) -> DiracAnalysis:
             raise ConfigError(f"unknown Dirac-GAN method {item!r}; choose one of {', '.join(PAPER_METHODS)}")
         title, method = PAPER_METHODS[item]
         return analyze(method, start, lr, steps, modes, title=title)
-    if isinstance(item, DiracGAN):
+    if isinstance(item, DiracMethod):
         return analyze(item, start, lr, steps, modes)
-    raise UsageError(f"plot_dirac takes method names, DiracGAN or DiracAnalysis objects, got {type(item).__name__}")
+    raise UsageError(f"plot_dirac takes method names, DiracMethod or DiracAnalysis objects, got {type(item).__name__}")
 
 
 def _panel(ax, a: DiracAnalysis, lim: float, grid: int) -> None:
@@ -57,7 +57,7 @@ def plot_dirac(methods, path: str | os.PathLike, steps: int = 500, lr: float = 0
     trajectories of each mode from ``start`` (black dot; gold star: the equilibrium (0, 0)).
 
     ``methods``: names of :data:`~reprlab.models.gan.dirac.PAPER_METHODS` (``gan``, ``ns``, ...),
-    :class:`DiracGAN` or :class:`DiracAnalysis` objects. Returns the analyses drawn (trajectories,
+    :class:`DiracMethod` or :class:`DiracAnalysis` objects. Returns the analyses drawn (trajectories,
     Jacobians at (0, 0)), in order. The ψ axis is the paper's mirrored (see :mod:`.models.gan.dirac`).
     """
     import matplotlib

@@ -1,8 +1,9 @@
-"""Generative adversarial networks: losses, regularizers, the GAN model and the Dirac-GAN analysis."""
+"""Generative adversarial networks: losses, regularizers, the game's options, the GAN model and the Dirac-GAN analysis."""
 
-from .dirac import PAPER_METHODS, DiracGAN, analyze
-from .losses import LOSSES, GANLoss, get_loss
-from .regularizers import REGULARIZERS, get_regularizer, instance_noise
+from .adversary import AdversaryConfig
+from .dirac import PAPER_METHODS, DiracMethod, analyze
+from .losses import LOSS_ALIASES, LOSSES, GANLoss, get_loss, loss_names
+from .regularizers import REGULARIZERS, get_regularizer, instance_noise, regularizer_names
 
-__all__ = ["LOSSES", "PAPER_METHODS", "REGULARIZERS", "DiracGAN", "GANLoss", "analyze", "get_loss", "get_regularizer",
-           "instance_noise"]
+__all__ = ["LOSSES", "LOSS_ALIASES", "PAPER_METHODS", "REGULARIZERS", "AdversaryConfig", "DiracMethod", "GANLoss", "analyze",
+           "get_loss", "get_regularizer", "instance_noise", "loss_names", "regularizer_names"]

@@ -17,7 +17,6 @@ the paper, where each class occupies its own component.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,18 +26,21 @@ from torch import Tensor
 
 from ...config import option
 from ...data.base import Batch, TensorData
-from ...errors import ConfigError, UsageError
-from ...nets import MLP, ConvDecoder, ConvEncoder
+from ...errors import UsageError
+from ...nets import MLP, encoder_decoder
 from ..autoencoder import reconstruction_loss
 from ..base import ReprModel, Update
 from ..priors import make_prior
 from ..registry import register_model
-from .losses import get_loss
-from .regularizers import clip_weights, discriminator_objective, get_regularizer
+from .adversary import AdversaryConfig, gamma_option, loss_option
+from .regularizers import clip_weights, discriminator_objective
 
 
 @dataclass
-class AAEConfig:
+class AAEConfig(AdversaryConfig):
+    LOSS_KEY = "gan_loss"  # model.loss is the reconstruction loss
+
+    gamma: float = gamma_option(1.0)
     arch: Literal["mlp", "conv"] = option("mlp", "encoder/decoder family")
     hidden: tuple[int, ...] = option((512, 512), "MLP hidden widths of the encoder (the decoder mirrors them)", ge=1)
     channels: tuple[int, ...] = option((32, 64), "conv channels per stride-2 block (conv arch)", ge=1)
@@ -46,20 +48,8 @@ class AAEConfig:
     loss: Literal["bce", "mse"] = option("bce", "reconstruction loss: cross-entropy (data in [0, 1]) or squared error")
     prior: str = option("gaussian", "p(z): gaussian, mixture10 (2-D, Makhzani Fig. 2b) or a sampler 'package.module:function'")
     conditional: bool = option(False, "give D the one-hot label and draw row i's prior sample from component y_i")
-    gan_loss: Literal["minimax", "ns", "logratio", "wgan", "wgan-gp"] = option("ns", "adversarial loss on the codes")
-    reg: Literal["none", "r1", "r2", "gp", "roth"] = option("none", "regularizer of the code discriminator")
-    gamma: float = option(1.0, "weight γ of the regularizer", ge=0)
-    gp_weight: float = option(10.0, "gan_loss=wgan-gp: weight λ of the gradient penalty", ge=0)
-    clip: float = option(0.01, "gan_loss=wgan: clip the code discriminator's weights to [-clip, clip]", gt=0)
+    gan_loss: str = loss_option("ns", "adversarial loss on the codes (wgan-gp: wgan with reg=gp, γ = gp_weight)")
     d_hidden: tuple[int, ...] = option((256, 256), "code discriminator's hidden widths", ge=1)
-    lr_d: float | None = option(None, "discriminator learning rate (null: train.lr)", gt=0)
-    lr_g: float | None = option(None, "encoder's adversarial learning rate (null: train.lr)", gt=0)
-    betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of the adversarial updates", ge=0, lt=1)
-
-    def __post_init__(self):
-        if self.gan_loss == "wgan-gp" and self.reg == "gp":
-            raise ConfigError("model.gan_loss=wgan-gp already includes the gradient penalty; set model.reg=none")
-        get_regularizer(self.reg, probabilistic=get_loss(self.gan_loss).probabilistic)
 
 
 @register_model("aae", "adversarial auto-encoder: codes pushed to a prior (Gaussian, 10-mixture, user sampler) by a discriminator")
@@ -74,18 +64,9 @@ class AdversarialAutoEncoder(ReprModel):
         c = config
         self.prior = make_prior(c.prior, c.code_dim)
         self.n_labels = max(self.prior.components, 10) + 1 if c.conditional else 0  # + "unlabelled"
-        dim = math.prod(self.input_shape)
-        if c.arch == "mlp":
-            self.encoder = MLP(dim, c.hidden, c.code_dim, "relu", "linear")
-            self.decoder = MLP(c.code_dim, c.hidden[::-1], dim, "relu", "linear")
-        else:
-            if len(self.input_shape) != 3:
-                raise ConfigError(f"model.arch=conv needs images (C, H, W), got samples of shape {self.input_shape}; use arch=mlp")
-            self.encoder = ConvEncoder(self.input_shape, c.channels, c.code_dim, "relu")
-            self.decoder = ConvDecoder(self.input_shape, c.channels, c.code_dim, "relu", "linear")
+        self.encoder, self.decoder = encoder_decoder(c.arch, self.input_shape, c.code_dim, hidden=c.hidden, channels=c.channels)
         self.discriminator = MLP(c.code_dim + self.n_labels, c.d_hidden, 1, "leaky_relu", "linear")
-        self.loss_fns = get_loss(c.gan_loss)
-        self.regularizer = get_regularizer(c.reg, self.loss_fns.probabilistic)
+        self.loss_fns, self.regularizer = c.game()
 
     def updates(self) -> list[Update]:
         c = self.config
@@ -134,12 +115,12 @@ class AdversarialAutoEncoder(ReprModel):
         z_fake = self.encoder(x).detach()
         z_real = self.prior_sample(x.shape[0], z_fake, y)
         c = self.config
-        return discriminator_objective(self.loss_fns, lambda z: self.D(z, y), z_real, z_fake, wgan_gp=c.gan_loss == "wgan-gp",
-                                       gp_weight=c.gp_weight, regularizer=self.regularizer, reg_name=c.reg, gamma=c.gamma)
+        return discriminator_objective(self.loss_fns, lambda z: self.D(z, y), z_real, z_fake, regularizer=self.regularizer,
+                                       reg_name=c.reg, gamma=c.gamma)
 
     def after_update(self, update: str) -> None:
-        if update == "discriminator" and self.config.gan_loss == "wgan":
-            clip_weights(self.discriminator, self.config.clip)
+        if update == "discriminator" and self.config.weight_clip is not None:
+            clip_weights(self.discriminator, self.config.weight_clip)
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, Tensor]:

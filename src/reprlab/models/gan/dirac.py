@@ -70,10 +70,14 @@ import torch
 from torch import Tensor
 
 from ...errors import ConfigError
-from .losses import LOSSES, get_loss
-from .regularizers import REGULARIZERS, get_regularizer
+from .losses import LOSS_ALIASES, LOSSES, get_loss
+from .regularizers import REGULARIZERS, get_regularizer, regularizer_names
 
-REGS = ("none", "r1", "r2", "gp", "roth", "noise")
+#: (a, b) of the Jacobian at (0, 0) for each loss with a closed form (see the module's docstring);
+#: a loss registered later has the numeric field only
+CLOSED_FORM_LOSSES = {"minimax": (0.5, 0.5), "ns": (0.5, 0.5), "logratio": (1.0, 0.5), "wgan": (1.0, 1.0)}
+#: the regularizers with a closed form (``noise``: instance noise, by Gauss-Hermite quadrature)
+CLOSED_FORM_REGS = ("none", "r1", "r2", "gp", "roth", "noise")
 MODES = ("simultaneous", "alternating")
 #: standard-normal quantiles that stand for ε ~ N(0, 1) in the numeric instance-noise field
 NOISE_NODES = 512
@@ -83,11 +87,13 @@ _DT = torch.float64
 
 
 @dataclass(frozen=True)
-class DiracGAN:
-    """One training method on the Dirac-GAN.
+class DiracMethod:
+    """One training method on the Dirac-GAN: the specification of how G and D are trained
+    (loss, regularizer, weights), not a GAN itself.
 
-    loss: ``minimax``, ``ns``, ``logratio``, ``wgan`` or ``wgan-gp`` (stored as wgan + gp).
-    reg: ``none``, ``r1``, ``r2``, ``gp``, ``roth`` or ``noise`` (instance noise).
+    loss: a name of :data:`~.losses.LOSSES` (``minimax``, ``ns``, ``logratio``, ``wgan``, ...) or an
+        alias (``wgan-gp``, stored as wgan + gp).
+    reg: ``none``, a name of :data:`~.regularizers.REGULARIZERS` or ``noise`` (instance noise).
     gamma: the regularizer's weight γ; for ``noise``, the noise's standard deviation σ.
     clip: WGAN weight clipping, ψ ← clip(ψ, −c, c) after every critic step (None: none).
     n_critic: critic (discriminator) steps per generator step, the paper's :math:`n_d`.
@@ -100,14 +106,15 @@ class DiracGAN:
     n_critic: int = 1
 
     def __post_init__(self):
-        if self.loss == "wgan-gp":
-            if self.reg not in ("none", "gp"):
-                raise ConfigError(f"loss wgan-gp already has the gp penalty; use --loss wgan --reg {self.reg}")
-            object.__setattr__(self, "loss", "wgan")
-            object.__setattr__(self, "reg", "gp")
+        if self.loss in LOSS_ALIASES:
+            loss, reg = LOSS_ALIASES[self.loss]
+            if self.reg not in ("none", reg):
+                raise ConfigError(f"loss {self.loss} already has the {reg} penalty; use --loss {loss} --reg {self.reg}")
+            object.__setattr__(self, "loss", loss)
+            object.__setattr__(self, "reg", reg)
         spec = get_loss(self.loss)
-        if self.reg not in REGS:
-            raise ConfigError(f"unknown Dirac-GAN regularizer {self.reg!r}; choose one of {', '.join(REGS)}")
+        if self.reg not in dirac_regularizers():
+            raise ConfigError(f"unknown Dirac-GAN regularizer {self.reg!r}; choose one of {', '.join(dirac_regularizers())}")
         if self.reg != "noise":
             get_regularizer(self.reg, spec.probabilistic)
         if not (math.isfinite(self.gamma) and self.gamma >= 0):
@@ -128,29 +135,43 @@ class DiracGAN:
         return s + (f", n_d={self.n_critic}" if self.n_critic > 1 else "")
 
 
+#: the former name (kept as an alias): a method specification, not a GAN
+DiracGAN = DiracMethod
+
+
+def dirac_regularizers() -> list[str]:
+    """The regularizers a :class:`DiracMethod` takes: the registry's (read now), then ``noise``."""
+    return [*regularizer_names(), "noise"]
+
+
+def has_closed_form(method: DiracMethod) -> bool:
+    """Whether the module's closed forms cover ``method``'s loss and regularizer."""
+    return method.loss in CLOSED_FORM_LOSSES and method.reg in CLOSED_FORM_REGS
+
+
 def dirac_method(loss: str = "minimax", reg: str = "none", gamma: float = 1.0, clip: float | None = None,
-                 n_critic: int | None = None) -> DiracGAN:
-    """A :class:`DiracGAN` with the paper's defaults where an option is left out: ``n_critic`` 5 for
+                 n_critic: int | None = None) -> DiracMethod:
+    """A :class:`DiracMethod` with the paper's defaults where an option is left out: ``n_critic`` 5 for
     the WGANs and 1 otherwise; ``clip`` 1 for the WGAN without penalty (``clip=0``: no clipping)."""
-    wgan = loss in ("wgan", "wgan-gp")
+    wgan = (LOSS_ALIASES[loss][0] if loss in LOSS_ALIASES else loss) == "wgan"
     if n_critic is None:
         n_critic = 5 if wgan else 1
     if clip is None:
         clip = 1.0 if loss == "wgan" and reg == "none" else 0.0
-    return DiracGAN(loss, reg, gamma, clip if clip != 0 else None, n_critic)
+    return DiracMethod(loss, reg, gamma, clip if clip != 0 else None, n_critic)
 
 
 #: The paper's Fig. 2-4 (and the lecture's slide): name -> (panel title, method).
-PAPER_METHODS: dict[str, tuple[str, DiracGAN]] = {
-    "gan": ("standard GAN", DiracGAN("minimax")),
-    "ns": ("non-saturating GAN", DiracGAN("ns")),
-    "logratio": ("GAN, G minimizes log((1−D)/D)", DiracGAN("logratio")),
-    "wgan": ("WGAN (n_d = 5, |ψ| ≤ 1)", DiracGAN("wgan", clip=1.0, n_critic=5)),
-    "wgan-gp": ("WGAN-GP (n_d = 5, γ = 1)", DiracGAN("wgan", "gp", 1.0, n_critic=5)),
-    "r1": ("GAN + R1 (γ = 1)", DiracGAN("minimax", "r1", 1.0)),
-    "r2": ("GAN + R2 (γ = 1)", DiracGAN("minimax", "r2", 1.0)),
-    "roth": ("GAN + Roth et al. (γ = 1)", DiracGAN("minimax", "roth", 1.0)),
-    "noise": ("GAN + instance noise (σ = 1)", DiracGAN("minimax", "noise", 1.0)),
+PAPER_METHODS: dict[str, tuple[str, DiracMethod]] = {
+    "gan": ("standard GAN", DiracMethod("minimax")),
+    "ns": ("non-saturating GAN", DiracMethod("ns")),
+    "logratio": ("GAN, G minimizes log((1−D)/D)", DiracMethod("logratio")),
+    "wgan": ("WGAN (n_d = 5, |ψ| ≤ 1)", DiracMethod("wgan", clip=1.0, n_critic=5)),
+    "wgan-gp": ("WGAN-GP (n_d = 5, γ = 1)", DiracMethod("wgan", "gp", 1.0, n_critic=5)),
+    "r1": ("GAN + R1 (γ = 1)", DiracMethod("minimax", "r1", 1.0)),
+    "r2": ("GAN + R2 (γ = 1)", DiracMethod("minimax", "r2", 1.0)),
+    "roth": ("GAN + Roth et al. (γ = 1)", DiracMethod("minimax", "roth", 1.0)),
+    "noise": ("GAN + instance noise (σ = 1)", DiracMethod("minimax", "noise", 1.0)),
 }
 
 
@@ -166,7 +187,7 @@ def _noise_nodes(n: int) -> Tensor:
     return e / e.pow(2).mean().sqrt()
 
 
-def numeric_field(method: DiracGAN, theta, psi, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+def numeric_field(method: DiracMethod, theta, psi, create_graph: bool = False) -> tuple[Tensor, Tensor]:
     r"""v(θ, ψ) by autograd through the library's own losses and regularizers.
 
     θ and ψ (any broadcastable shapes, float64) are B independent games played as one batch:
@@ -201,8 +222,12 @@ def numeric_field(method: DiracGAN, theta, psi, create_graph: bool = False) -> t
     return (-B * g_theta).reshape(shape), (-B * g_psi).reshape(shape)
 
 
-def closed_form_field(method: DiracGAN, theta, psi) -> tuple[Tensor, Tensor]:
-    """v(θ, ψ) from the formulas of the module's docstring (float64, broadcast shapes)."""
+def closed_form_field(method: DiracMethod, theta, psi) -> tuple[Tensor, Tensor]:
+    """v(θ, ψ) from the formulas of the module's docstring (float64, broadcast shapes); a ConfigError
+    for a loss or regularizer they do not cover (:func:`has_closed_form`)."""
+    if not has_closed_form(method):
+        raise ConfigError(f"the Dirac-GAN field of {method.label} has no closed form here (losses "
+                          f"{', '.join(CLOSED_FORM_LOSSES)}; regularizers {', '.join(CLOSED_FORM_REGS)}); use the numeric field")
     th, ps = _pair(theta, psi)
     if method.reg == "noise":
         x, w = np.polynomial.hermite.hermgauss(HERMITE_NODES)
@@ -219,7 +244,12 @@ def closed_form_field(method: DiracGAN, theta, psi) -> tuple[Tensor, Tensor]:
 
     t_, p_ = th.unsqueeze(-1), ps.unsqueeze(-1)
     u = t_ + eps  # the fake sample D sees, θ + σε
-    v_theta = {"minimax": ps * E(fp(-p_ * u)), "ns": ps * E(fp(p_ * u))}.get(method.loss, ps)
+    if method.loss == "minimax":
+        v_theta = ps * E(fp(-p_ * u))
+    elif method.loss == "ns":
+        v_theta = ps * E(fp(p_ * u))
+    else:  # logratio and wgan: L_G = −E t
+        v_theta = ps
     if method.loss == "wgan":
         v_psi = -th
     else:  # −∂_ψ [E softplus(−ψσε) + E softplus(ψu)]
@@ -234,7 +264,7 @@ def closed_form_field(method: DiracGAN, theta, psi) -> tuple[Tensor, Tensor]:
     return v_theta, v_psi
 
 
-def numeric_jacobian(method: DiracGAN, point=(0.0, 0.0)) -> np.ndarray:
+def numeric_jacobian(method: DiracMethod, point=(0.0, 0.0)) -> np.ndarray:
     """(2, 2) Jacobian ∂v/∂(θ, ψ) of :func:`numeric_field` at ``point``, by autograd in float64."""
 
     def v(z: Tensor) -> Tensor:
@@ -243,27 +273,27 @@ def numeric_jacobian(method: DiracGAN, point=(0.0, 0.0)) -> np.ndarray:
     return torch.autograd.functional.jacobian(v, torch.tensor(point, dtype=_DT)).numpy()
 
 
-def _jacobian_coefficients(method: DiracGAN) -> tuple[float, float, float]:
-    """(a, b, c) of J = [[0, a], [−b, −c]] at (0, 0); see the module's docstring."""
-    a = {"minimax": 0.5, "ns": 0.5}.get(method.loss, 1.0)
-    b = 1.0 if method.loss == "wgan" else 0.5
+def _jacobian_coefficients(method: DiracMethod) -> tuple[float, float, float]:
+    """(a, b, c) of J = [[0, a], [−b, −c]] at (0, 0) for a method with a closed form; see the module's docstring."""
+    a, b = CLOSED_FORM_LOSSES[method.loss]
     probabilistic = LOSSES[method.loss].probabilistic
     c = {"none": 0.0, "r1": method.gamma, "r2": method.gamma, "roth": method.gamma / 2,
          "noise": method.gamma**2 / 2 if probabilistic else 0.0}[method.reg]
     return a, b, c
 
 
-def closed_form_jacobian(method: DiracGAN) -> np.ndarray | None:
-    """J at (0, 0) in closed form (2, 2); None for the gp penalty, where it does not exist."""
-    if method.reg == "gp":
+def closed_form_jacobian(method: DiracMethod) -> np.ndarray | None:
+    """J at (0, 0) in closed form (2, 2); None for the gp penalty, where it does not exist, and for a
+    method without closed forms."""
+    if method.reg == "gp" or not has_closed_form(method):
         return None
     a, b, c = _jacobian_coefficients(method)
     return np.array([[0.0, a], [-b, -c]])
 
 
-def closed_form_eigenvalues(method: DiracGAN) -> np.ndarray | None:
-    """λ = −c/2 ± sqrt(c²/4 − ab), (2,) complex, sorted; None where J is not defined."""
-    if method.reg == "gp":
+def closed_form_eigenvalues(method: DiracMethod) -> np.ndarray | None:
+    """λ = −c/2 ± sqrt(c²/4 − ab), (2,) complex, sorted; None where J is not defined or has no closed form."""
+    if method.reg == "gp" or not has_closed_form(method):
         return None
     a, b, c = _jacobian_coefficients(method)
     root = np.sqrt(complex(c * c / 4 - a * b))
@@ -276,8 +306,10 @@ def sort_eigenvalues(lam) -> np.ndarray:
     return lam[np.lexsort((lam.imag.round(12), lam.real.round(12)))]
 
 
-def jacobian_note(method: DiracGAN) -> str:
+def jacobian_note(method: DiracMethod) -> str:
     """What the Jacobian at (0, 0) means for ``method``, in one line ('' when nothing to add)."""
+    if not has_closed_form(method):
+        return f"no closed form for {method.label}: the numeric field and Jacobian only (autograd through the library's loss)"
     if method.reg == "gp":
         return ("no closed form: γ(|ψ|−1)² is not differentiable at ψ=0, where v_ψ(θ, 0±) = −θ ± 2γ jumps by 4γ; "
                 "the numeric Jacobian is that of the library's smoothed norm sqrt(ψ²+1e-12); "
@@ -301,7 +333,7 @@ def _check_dynamics(lr: float, steps: int, mode: str) -> None:
         raise ConfigError(f"steps must be an integer ≥ 1, got {steps}")
 
 
-def gd_step(method: DiracGAN, theta: Tensor, psi: Tensor, lr: float, mode: str = "simultaneous",
+def gd_step(method: DiracMethod, theta: Tensor, psi: Tensor, lr: float, mode: str = "simultaneous",
             field_fn=numeric_field) -> tuple[Tensor, Tensor]:
     r"""One generator step of gradient descent with step size h = ``lr``.
 
@@ -322,7 +354,7 @@ def gd_step(method: DiracGAN, theta: Tensor, psi: Tensor, lr: float, mode: str =
     return theta + lr * v_theta, psi
 
 
-def trajectory(method: DiracGAN, start=(1.0, 1.0), lr: float = 0.1, steps: int = 500, mode: str = "simultaneous",
+def trajectory(method: DiracMethod, start=(1.0, 1.0), lr: float = 0.1, steps: int = 500, mode: str = "simultaneous",
                field: str = "numeric") -> np.ndarray:
     """Points (θ_k, ψ_k) after each generator step k = 0..steps: (steps + 1, 2) for a start (2,),
     (steps + 1, K, 2) for K starts (K, 2). ``field``: ``numeric`` (the library's losses, default)
@@ -351,7 +383,7 @@ class DiracAnalysis:
     (2, 2) or None where it is not defined (see ``note``).
     """
 
-    method: DiracGAN
+    method: DiracMethod
     title: str
     start: tuple[float, float]
     lr: float
@@ -380,7 +412,7 @@ class DiracAnalysis:
                 "closed_form_eigenvalues": pairs(closed_form_eigenvalues(m)), "note": self.note}
 
 
-def analyze(method: DiracGAN, start=(1.0, 1.0), lr: float = 0.1, steps: int = 500, modes=MODES,
+def analyze(method: DiracMethod, start=(1.0, 1.0), lr: float = 0.1, steps: int = 500, modes=MODES,
             title: str | None = None) -> DiracAnalysis:
     """Run every mode of ``modes`` from ``start`` and linearize the field at (0, 0)."""
     start = tuple(float(s) for s in start)

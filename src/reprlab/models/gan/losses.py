@@ -114,9 +114,19 @@ LOSSES: dict[str, GANLoss] = {
 }
 
 
+#: names that stand for a loss with a regularizer: ``wgan-gp`` is the ``wgan`` loss with the ``gp``
+#: penalty of :mod:`reprlab.models.gan.regularizers` (Gulrajani et al. 2017), not a loss of its own
+LOSS_ALIASES: dict[str, tuple[str, str]] = {"wgan-gp": ("wgan", "gp")}
+
+
+def loss_names() -> list[str]:
+    """Every name a config accepts for a GAN loss: the registry's, then the aliases (read now)."""
+    return [*LOSSES, *LOSS_ALIASES]
+
+
 def get_loss(name: str) -> GANLoss:
-    """The loss pair called ``name`` (``wgan-gp`` is ``wgan`` plus the ``gp`` regularizer)."""
-    key = "wgan" if name == "wgan-gp" else name
+    """The loss pair called ``name`` (an alias: its loss, e.g. ``wgan`` for ``wgan-gp``)."""
+    key = LOSS_ALIASES[name][0] if name in LOSS_ALIASES else name
     if key not in LOSSES:
-        raise ConfigError(f"unknown GAN loss {name!r}; choose one of {', '.join([*LOSSES, 'wgan-gp'])}")
+        raise ConfigError(f"unknown GAN loss {name!r}; choose one of {', '.join(loss_names())}")
     return LOSSES[key]

@@ -18,9 +18,7 @@ penalties stay per-sample).
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -29,26 +27,18 @@ from torch import Tensor
 from ...config import option
 from ...data.base import Batch, TensorData
 from ...errors import ConfigError
-from ...nets import MLP, ConvDecoder, ConvEncoder
+from ...nets import decoder, encoder
 from ..base import ReprModel, Update
 from ..registry import register_model
-from .losses import get_loss
-from .regularizers import clip_weights, discriminator_objective, get_regularizer, instance_noise
+from .adversary import AdversaryConfig, loss_option
+from .regularizers import clip_weights, discriminator_objective, instance_noise
 
 
 @dataclass
-class GANConfig:
-    loss: Literal["minimax", "ns", "logratio", "wgan", "wgan-gp"] = option(
-        "ns", "GAN loss: minimax (saturating), ns (non-saturating), logratio (the lecture's log((1-D)/D)), wgan (clipping), wgan-gp"
-    )
-    reg: Literal["none", "r1", "r2", "gp", "roth"] = option("none", "discriminator regularizer (R1/R2: Mescheder 2018; roth: Roth 2017)")
-    gamma: float = option(10.0, "weight γ of the regularizer", ge=0)
-    gp_weight: float = option(10.0, "wgan-gp: weight λ of the gradient penalty", ge=0)
-    clip: float = option(0.01, "wgan: clip the critic's weights to [-clip, clip] after each critic update", gt=0)
+class GANConfig(AdversaryConfig):
+    loss: str = loss_option("ns", "GAN loss pair (models/gan/losses.py): minimax (saturating), ns (non-saturating), logratio "
+                            "(the lecture's log((1-D)/D)), wgan (critic, with clipping); wgan-gp: wgan with reg=gp, γ = gp_weight")
     n_critic: int = option(1, "discriminator updates per generator update (wgan, wgan-gp: 5 in the papers)", ge=1)
-    lr_g: float | None = option(None, "generator learning rate (null: train.lr)", gt=0)
-    lr_d: float | None = option(None, "discriminator learning rate (null: train.lr); TTUR: lr_d > lr_g", gt=0)
-    betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of both players (DCGAN: 0.5, 0.999; WGAN-GP: 0, 0.9)", ge=0, lt=1)
     instance_noise: float = option(0.0, "std σ of instance noise on D's inputs, annealed linearly to 0", ge=0)
     instance_noise_steps: int = option(2000, "steps over which instance noise is annealed to 0", ge=1)
     ema: float = option(0.0, "decay of the EMA of the generator's weights used for sampling (0: off; e.g. 0.999)", ge=0, lt=1)
@@ -59,11 +49,6 @@ class GANConfig:
     channels: tuple[int, ...] = option((64, 128), "conv channels per stride-2 block (D; G mirrors them)", ge=1)
     g_batch_norm: bool = option(True, "conv generator: BatchNorm (DCGAN)")
     output: Literal["auto", "sigmoid", "linear"] = option("auto", "generator output (auto: sigmoid for images in [0, 1], linear otherwise)")
-
-    def __post_init__(self):
-        if self.loss == "wgan-gp" and self.reg == "gp":
-            raise ConfigError("model.loss=wgan-gp already includes the gradient penalty; set model.reg=none (gp_weight sets λ)")
-        get_regularizer(self.reg, probabilistic=get_loss(self.loss).probabilistic)
 
 
 @register_model("gan", "generative adversarial network: minimax / ns / logratio / WGAN / WGAN-GP, R1 / R2 / Roth, EMA")
@@ -77,20 +62,13 @@ class GAN(ReprModel):
     def __init__(self, config: GANConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         c = config
-        self.loss_fns = get_loss(c.loss)
-        self.regularizer = get_regularizer(c.reg, self.loss_fns.probabilistic)
+        self.loss_fns, self.regularizer = c.game()
         image = len(self.input_shape) == 3
-        arch = ("conv" if image else "mlp") if c.arch == "auto" else c.arch
-        if arch == "conv" and not image:
-            raise ConfigError(f"model.arch=conv needs images (C, H, W), got samples of shape {self.input_shape}; use arch=mlp")
         out_act = ("sigmoid" if image else "linear") if c.output == "auto" else c.output
-        dim = math.prod(self.input_shape)
-        if arch == "conv":
-            self.generator = ConvDecoder(self.input_shape, c.channels, c.latent_dim, "relu", out_act, batch_norm=c.g_batch_norm)
-            self.discriminator = ConvEncoder(self.input_shape, c.channels, 1, "leaky_relu")
-        else:
-            self.generator = MLP(c.latent_dim, c.g_hidden, dim, "relu", out_act)
-            self.discriminator = MLP(dim, c.d_hidden, 1, "leaky_relu", "linear")
+        # G: z (B, latent_dim) -> x; D: x -> t (B, 1). DCGAN-style for images: BatchNorm in G only
+        self.generator = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
+                                 out_act=out_act, batch_norm=c.g_batch_norm)
+        self.discriminator = encoder(c.arch, self.input_shape, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu")
         self.generator_ema = None
         if c.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -146,8 +124,8 @@ class GAN(ReprModel):
         c, sigma = self.config, self.noise_std()
         if sigma > 0:
             x_real, x_fake = instance_noise(x_real, sigma), instance_noise(x_fake, sigma)
-        return discriminator_objective(self.loss_fns, self.D, x_real, x_fake, wgan_gp=c.loss == "wgan-gp",
-                                       gp_weight=c.gp_weight, regularizer=self.regularizer, reg_name=c.reg, gamma=c.gamma)
+        return discriminator_objective(self.loss_fns, self.D, x_real, x_fake, regularizer=self.regularizer, reg_name=c.reg,
+                                       gamma=c.gamma)
 
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x
@@ -163,8 +141,8 @@ class GAN(ReprModel):
         c = self.config
         if update == "discriminator":
             self.bump("d_steps")
-            if c.loss == "wgan":
-                clip_weights(self.discriminator, c.clip)
+            if c.weight_clip is not None:
+                clip_weights(self.discriminator, c.weight_clip)
         elif self.generator_ema is not None:
             with torch.no_grad():  # θ_ema ← β θ_ema + (1 − β) θ; buffers (BatchNorm statistics) copied
                 for pe, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
@@ -201,22 +179,11 @@ class GAN(ReprModel):
         net.train(was)
         return out
 
-    def snapshot(self, folder, step: int) -> None:
-        """``<run>/samples/step-NNNNNN.png``: samples from the same noise at every checkpoint (images:
-        a grid of 64; 2-D points: a scatter plot of 2,000, also saved as ``.npy``), so that progress is visible."""
-        x = self.decode(self.fixed_z).cpu()
-        path = Path(folder) / "samples" / f"step-{step:06d}.png"
+    def snapshot(self) -> dict[str, Tensor]:
+        """``{"samples": ...}``: samples from the same noise at every checkpoint (images: the 64 of
+        ``fixed_z``; 2-D points: 2,000 from a fixed generator), so that progress is visible."""
         if len(self.input_shape) == 3:
-            from ...viz import save_image_grid
-
-            save_image_grid(x.clamp(0, 1), path)
-        elif self.input_shape == (2,):  # 2-D points: a scatter plot, and the points for stage figures
-            import numpy as np
-
-            from ...files import atomic_open
-            from ...viz.gan import save_points
-
-            points = self.sample(2000, torch.Generator().manual_seed(0)).cpu()
-            save_points(points, path, title=f"step {step}")
-            with atomic_open(path.with_suffix(".npy"), "wb") as f:  # a file object: np.save adds no suffix
-                np.save(f, points.numpy())
+            return {"samples": self.decode(self.fixed_z).cpu()}
+        if self.input_shape == (2,):
+            return {"samples": self.sample(2000, torch.Generator().manual_seed(0)).cpu()}
+        return {}

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ...errors import ConfigError
+from .losses import LOSSES
 
 Discriminator = Callable[[Tensor], Tensor]
 
@@ -111,30 +112,33 @@ REGULARIZERS: dict[str, Callable[[Discriminator, Tensor, Tensor, float], Tensor]
 NEEDS_PROBABILITY = {"roth"}
 
 
+def regularizer_names() -> list[str]:
+    """Every name a config accepts for a regularizer: ``none``, then the registry's (read now)."""
+    return ["none", *REGULARIZERS]
+
+
 def get_regularizer(name: str, probabilistic: bool = True):
     """The regularizer called ``name`` (None for ``none``), checked against the loss it joins."""
     if name == "none":
         return None
     if name not in REGULARIZERS:
-        raise ConfigError(f"unknown GAN regularizer {name!r}; choose one of none, {', '.join(REGULARIZERS)}")
+        raise ConfigError(f"unknown GAN regularizer {name!r}; choose one of {', '.join(regularizer_names())}")
     if name in NEEDS_PROBABILITY and not probabilistic:
-        raise ConfigError(f"regularizer {name!r} needs D(x) = σ(t) to be a probability; use it with loss minimax, ns or logratio")
+        probabilistic_losses = ", ".join(n for n, spec in LOSSES.items() if spec.probabilistic)
+        raise ConfigError(f"regularizer {name!r} needs D(x) = σ(t) to be a probability; use it with loss {probabilistic_losses}")
     return REGULARIZERS[name]
 
 
-def discriminator_objective(loss_fns, D: Discriminator, x_real: Tensor, x_fake: Tensor, *, wgan_gp: bool = False,
-                            gp_weight: float = 10.0, regularizer=None, reg_name: str = "", gamma: float = 0.0) -> dict[str, Tensor]:
+def discriminator_objective(loss_fns, D: Discriminator, x_real: Tensor, x_fake: Tensor, *, regularizer=None,
+                            reg_name: str = "", gamma: float = 0.0) -> dict[str, Tensor]:
     """The discriminator's full loss on a real and a (detached) fake batch, shared by every
-    adversarial model (GAN, AAE, Tempered GAN): :math:`L_D(D(x), D(\\tilde x))`, plus WGAN-GP's
-    penalty when ``wgan_gp``, plus ``regularizer`` (weight ``gamma``). Returns ``loss`` and the
-    detached terms to log (``adversarial``, ``t_real``, ``t_fake``, ``gp``, ``<reg_name>``)."""
+    adversarial model (GAN, AAE, Tempered GAN): :math:`L_D(D(x), D(\\tilde x))` plus ``regularizer``
+    (weight ``gamma``; WGAN-GP is the ``wgan`` loss with the ``gp`` regularizer). Returns ``loss``
+    and the detached terms to log (``adversarial``, ``t_real``, ``t_fake``, ``<reg_name>``)."""
     t_real, t_fake = D(x_real), D(x_fake)
     adv = loss_fns.discriminator(t_real, t_fake)
     loss = adv
     out = {"adversarial": adv.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
-    if wgan_gp:
-        gp = wgan_gradient_penalty(D, x_real, x_fake, gp_weight)
-        loss, out["gp"] = loss + gp, gp.detach()
     if regularizer is not None:
         reg = regularizer(D, x_real, x_fake, gamma)
         loss, out[reg_name] = loss + reg, reg.detach()

@@ -118,18 +118,14 @@ class TemperedGAN(GAN):
         if update == "lens":
             self.bump("lens_steps_done")
 
-    def snapshot(self, folder, step: int) -> None:
-        """Also ``<run>/lens/step-NNNNNN.png`` for images: a fixed real batch x above L(x)."""
-        super().snapshot(folder, step)
+    def snapshot(self) -> dict[str, Tensor]:
+        """Also ``{"lens": (2, 8, C, H, W)}`` for images: a fixed real batch x above L(x)."""
+        out = super().snapshot()
         if len(self.input_shape) == 3 and getattr(self, "lens_probe", None) is not None:
-            from pathlib import Path
-
-            from ...viz import save_image_grid
-
             x = self.lens_probe.to(self.fixed_z.device)
             with torch.no_grad():
-                pair = torch.cat([x, self.lens(x).clamp(0, 1)]).cpu()
-            save_image_grid(pair, Path(folder) / "lens" / f"step-{step:06d}.png", nrow=x.shape[0])
+                out["lens"] = torch.stack([x, self.lens(x).clamp(0, 1)]).cpu()
+        return out
 
     def training_data(self, data, seed: int = 0):
         self.lens_probe = data.x[:8].detach().clone() if data.is_image else None  # the images shown through the lens

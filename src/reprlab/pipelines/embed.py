@@ -22,7 +22,7 @@ import torch
 
 from ..errors import UsageError
 from ..files import atomic_open, ensure_dir, write_json
-from .embed import METHODS, Map2D, embed_2d, subsample, tsne_sweep
+from ..viz.embed import METHODS, Map2D, embed_2d, subsample, tsne_sweep
 
 log = logging.getLogger("reprlab")
 
@@ -55,7 +55,7 @@ def load_codes(
 
     if is_run(source):
         from ..eval import encode_data
-        from ..run import load
+        from .training import load
 
         model = load(source)
         if not model.can_encode:
@@ -112,8 +112,8 @@ def embed(
     ``<map>.npy``/``.csv`` coordinates, ``<map>.png``, ``tsne-sweep.png`` for several t-SNE
     maps, ``embed.json`` (the resolved settings and every number) and ``index.html``."""
     from ..eval.neighbors import knn_accuracy, map_quality
-    from ..report.html import Section, render_report
-    from .maps import plot_map, plot_map_grid
+    from ..viz.html import Section, render_report
+    from ..viz.maps import plot_map, plot_map_grid
 
     methods = [("codes" if c.codes.shape[1] == 2 else "tsne") if m == "auto" else m for m in methods]
     unknown = [m for m in methods if m not in METHODS]

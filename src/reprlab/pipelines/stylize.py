@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from . import __version__
-from .config import to_dict
-from .data.photos import read_photo
-from .errors import UsageError
-from .files import atomic_open, atomic_path, ensure_dir, write_json, write_text
-from .models.style import StyleConfig, StyleResult, check_image_sizes, level_sizes, resolve_layers, stylize
-from .nets.features import FeatureNet, build_feature_net
+from .._version import __version__
+from ..config import to_dict
+from ..data.photos import read_photo
+from ..errors import UsageError
+from ..files import atomic_open, atomic_path, ensure_dir, write_json, write_text
+from ..models.style import StyleConfig, StyleResult, check_image_sizes, level_sizes, resolve_layers, stylize
+from ..nets.feature_nets import FeatureNet, build_feature_net
 
 log = logging.getLogger("reprlab")
 
@@ -143,7 +143,7 @@ def run_stylize(cfg: StyleConfig, content: str | None, style: str, output: str |
 def sweep_figure(content: torch.Tensor, style: torch.Tensor, results: list[StyleResult], style_weights: list[float],
                  path: str | os.PathLike, content_weight: float = 1.0) -> Path:
     """The lecture's "decrease α/β" row: content, style, then the results as β grows."""
-    from .viz import plot_image_row
+    from ..viz import plot_image_row
 
     images = [content, style] + [r.image for r in results]
     titles = ["content x₀", "style x₁"] + [f"α/β = {content_weight / b:.0e}" if b else "β = 0" for b in style_weights]

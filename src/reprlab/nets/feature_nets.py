@@ -190,7 +190,7 @@ def load_vgg19_state_dict(path: str | Path) -> dict[str, Tensor]:
     refused with a one-line :class:`CheckpointError` naming the first mismatch.
     """
     path = Path(path)
-    from ..train.checkpoint import read_foreign_state_dict
+    from ..weights import read_foreign_state_dict
 
     state = read_foreign_state_dict(path, "give a torchvision VGG-19 state dict (.pth or .safetensors)")
     expected = vgg19_expected_shapes()

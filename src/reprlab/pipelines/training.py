@@ -1,7 +1,7 @@
 """A run: model + data + training config, resolved once, written as ``config.yaml``.
 
 ``RunConfig`` is what ``reprlab train`` builds from a YAML file and ``key=value`` overrides;
-:func:`train` turns it into a run folder; :func:`load` turns a run folder back into a model.
+:func:`train_run` turns it into a run folder; :func:`load` turns a run folder back into a model.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from typing import Any
 import torch
 import yaml
 
-from . import __version__
-from .config import from_dict, option, read_config_file, to_dict
-from .errors import CheckpointError, ConfigError, UsageError
-from .models.registry import get_model_spec
-from .data.base import TensorBatches
-from .files import ensure_dir, write_text
-from .memory import check_model_fits
-from .runfolder import RunFolder, open_run_folder
-from .train.checkpoint import latest_valid, load_weights
-from .train.config import TrainConfig
-from .train.trainer import FitResult, Trainer, seed_everything
+from .._version import __version__
+from ..config import from_dict, option, read_config_file, to_dict
+from ..errors import CheckpointError, ConfigError, UsageError
+from ..models.registry import get_model_spec
+from ..data.base import TensorBatches
+from ..files import ensure_dir, write_text
+from ..memory import check_model_fits
+from ..runfolder import RunFolder, open_run_folder
+from ..train.checkpoint import latest_valid
+from ..weights import load_weights
+from ..train.config import TrainConfig
+from ..train.trainer import FitResult, Trainer, seed_everything
 
 log = logging.getLogger("reprlab")
 
@@ -71,7 +72,7 @@ def build_run_config(
     values["model"].pop("name", None)
     spec = get_model_spec(name)
     classes = {"model": spec.config_cls, "data": DataConfig, "train": TrainConfig}
-    from .config import fields_of
+    from ..config import fields_of
 
     for key, value in overrides:
         section, dot, bare = key.rpartition(".")
@@ -129,7 +130,7 @@ def prepare_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> RunFolde
 
 
 def load_data(rc: RunConfig, split: str = "train"):
-    from .data import load_dataset
+    from ..data import load_dataset
 
     return load_dataset(rc.data.name, split=split, data_dir=rc.data.data_dir, seed=rc.train.seed, download=rc.data.download)
 
@@ -139,7 +140,7 @@ def build_model(rc: RunConfig, input_shape: tuple[int, ...]):
     return spec.cls(rc.model, tuple(input_shape))
 
 
-def train(
+def train_run(
     rc: RunConfig, run_dir: str | os.PathLike | None, *, resume: bool = False, overwrite: bool = False
 ) -> tuple[Any, FitResult]:
     """Train the model of ``rc`` on its data; returns (model, result). The pipeline of ``reprlab train``.
@@ -188,7 +189,8 @@ def _train(rc: RunConfig, model, data, val, fit_data, folder: RunFolder | None) 
     resolved = {**rc.to_dict(), "input_shape": list(data.sample_shape)}
     if run_dir is not None and is_rank_zero():
         write_run_config(run_dir, resolved)
-    trainer = Trainer(rc.train, run_dir)
+    snapshots = (lambda m, step: write_snapshot(m, run_dir, step)) if run_dir is not None else None
+    trainer = Trainer(rc.train, run_dir, on_checkpoint=snapshots)
     if fit_data is None:
         fit_data = model.training_data(data, rc.train.seed)  # e.g. a Siamese network's pairs
     if fit_data is not data:
@@ -257,11 +259,29 @@ def reconstruction_pairs(model, data, n: int = 16):
     return torch.cat(rows), per_row
 
 
+def write_snapshot(model, run_dir: Path, step: int) -> list[Path]:
+    """The model's progress pictures (:meth:`ReprModel.snapshot`) as ``<run>/<name>/step-NNNNNN.png``;
+    2-D points also as ``.npy`` (for figures of the stages)."""
+    import numpy as np
+
+    from ..files import atomic_open
+    from ..viz import save_samples
+
+    out = []
+    for name, x in model.snapshot().items():
+        path = Path(run_dir) / name / f"step-{step:06d}.png"
+        out.append(save_samples(x, path, title=f"step {step}"))
+        if x.ndim == 2:
+            with atomic_open(path.with_suffix(".npy"), "wb") as f:  # a file object: np.save adds no suffix
+                np.save(f, x.numpy())
+    return out
+
+
 def write_figures(model, run_dir: Path, data) -> list[Path]:
     """The run's standard figures: loss curves, reconstructions of held-out images, and for a
     generative model samples from the prior (and the decoded 2-D manifold when d = 2; for 2-D
     data a scatter plot of samples beside the data)."""
-    from .viz import plot_curves, save_image_grid
+    from ..viz import plot_curves, save_image_grid, save_samples
 
     figures = run_dir / "figures"
     out = []
@@ -273,18 +293,14 @@ def write_figures(model, run_dir: Path, data) -> list[Path]:
         grid, per_row = reconstruction_pairs(model, data.to("cpu") if data.x.device.type != "cpu" else data)
         out.append(save_image_grid(grid, figures / "reconstructions.png", nrow=per_row))
     if data.sample_shape == (2,) and model.can_sample:  # 2-D points: samples beside the data
-        import torch
-
-        from .viz.gan import plot_point_panels
+        from ..viz.gan import plot_point_panels
 
         samples = model.sample(2000, generator=torch.Generator().manual_seed(0)).cpu()
         out.append(plot_point_panels([("data", data.x[:2000].cpu()), ("samples", samples)], figures / "samples.png"))
     if data.is_image and model.can_sample:
-        import torch
-
-        out.append(save_image_grid(model.sample(64, generator=torch.Generator().manual_seed(0)).cpu(), figures / "samples.png"))
+        out.append(save_samples(model.sample(64, generator=torch.Generator().manual_seed(0)), figures / "samples.png"))
         if getattr(model.config, "latent_dim", None) == 2 and model.can_decode:
-            from .viz.latent import traversal_grid
+            from ..viz.latent import traversal_grid
 
             out.append(save_image_grid(traversal_grid(model, 15, prior="gaussian"), figures / "manifold.png", nrow=15))
     model.train(was)
