@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, command_line, data_dir, print_table, write_result  # noqa: E402
 
 MODELS = {
-    "AAE, N(0, I)": ("aae", {"prior": "gaussian", "code_dim": 2}),
-    "AAE, 10-mixture": ("aae", {"prior": "mixture10", "code_dim": 2}),
+    "AAE, N(0, I)": ("aae", {"prior": "gaussian", "latent_dim": 2}),
+    "AAE, 10-mixture": ("aae", {"prior": "mixture10", "latent_dim": 2}),
     "VAE, N(0, I)": ("vae", {"prior": "gaussian", "latent_dim": 2}),
     "VAE, 10-mixture": ("vae", {"prior": "mixture10", "latent_dim": 2}),
 }

@@ -2,7 +2,7 @@
 
 For each data set (digits; the first ``--mnist-n`` MNIST training images), code size
 k in {2, 10, 50} and both weight sharings, a single-layer linear auto-encoder (``reprlab train
-ae hidden=[] activation=linear code_dim=k``, tied ``x̂ = Wᵀ(Wx + b) + c`` with ``model.tied=true``
+ae hidden=[] activation=linear latent_dim=k``, tied ``x̂ = Wᵀ(Wx + b) + c`` with ``model.tied=true``
 and untied ``x̂ = V(Wx + b) + c``) is trained by reprlab's Trainer with full-batch L-BFGS
 (``train.optimizer=lbfgs``, ``train.batch_size`` = the data size, float64), from a random
 initialization, and compared with scikit-learn's ``PCA(k)`` on the same data by
@@ -44,7 +44,7 @@ def fit_linear_ae(data, k: int, steps: int, seed: int, tied: bool = True):
     from reprlab.train.trainer import seed_everything
 
     rc = build_run_config("ae", None, [
-        ("hidden", []), ("activation", "linear"), ("code_dim", k), ("loss", "mse"), ("tied", tied),
+        ("hidden", []), ("activation", "linear"), ("latent_dim", k), ("loss", "mse"), ("tied", tied),
         ("train.optimizer", "lbfgs"), ("train.lr", 1.0), ("train.batch_size", len(data)),
         ("train.max_steps", steps), ("train.precision", "64-true"), ("train.seed", seed),
         ("train.progress", False), ("train.log_every", max(1, steps // 10)),

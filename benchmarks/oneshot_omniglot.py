@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = [
         ("data.name", "omniglot"), ("data.data_dir", str(data_dir())), ("data.val_fraction", 0.1),
-        ("arch", args.arch), ("loss", "koch"), ("embedding_dim", 4096 if args.arch == "koch" else 512),
+        ("arch", args.arch), ("loss", "koch"), ("latent_dim", 4096 if args.arch == "koch" else 512),
         ("l2", 1e-5), ("ratio", args.ratio), ("negatives", "same:alphabet"), ("augment", True),
         ("val_way", 20), ("val_tasks", 20 if args.quick else 200),
         ("train.max_steps", steps), ("train.batch_size", args.batch_size), ("train.lr", args.lr),

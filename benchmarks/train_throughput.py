@@ -63,7 +63,7 @@ def make_model():
     from reprlab.train.trainer import seed_everything
 
     seed_everything(SEED)
-    return AutoEncoder(AutoEncoderConfig(arch="mlp", hidden=(512, 128), code_dim=32, loss="bce"), (1, 28, 28))
+    return AutoEncoder(AutoEncoderConfig(arch="mlp", hidden=(512, 128), latent_dim=32, loss="bce"), (1, 28, 28))
 
 
 def as_own_process(fn, env: dict[str, str]):
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         path = write_result(NAME, headline, rows, command_line(), extra={
             "targets": targets,
             "settings": {
-                "model": "reprlab AutoEncoder(arch=mlp, hidden=(512, 128), code_dim=32, loss=bce), input (1, 28, 28)",
+                "model": "reprlab AutoEncoder(arch=mlp, hidden=(512, 128), latent_dim=32, loss=bce), input (1, 28, 28)",
                 "optimizer": f"Adam lr={LR}", "batch_size": BATCH, "steps_per_rep": steps, "reps": reps,
                 "warmup_reps": 1, "seed": SEED, "data": "MNIST train (60,000)", "device": "cpu",
                 "torch_threads": torch.get_num_threads(),

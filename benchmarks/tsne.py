@@ -43,7 +43,7 @@ def train_ae_codes(n_test: int, steps: int, seed: int):
 
     rc = build_run_config("ae", None, [
         ("data.name", "mnist"), ("data.data_dir", str(data_dir())), ("data.val_fraction", 0.0),
-        ("hidden", [512, 128]), ("code_dim", 32), ("loss", "bce"), ("train.max_steps", steps),
+        ("hidden", [512, 128]), ("latent_dim", 32), ("loss", "bce"), ("train.max_steps", steps),
         ("train.batch_size", 128), ("train.lr", 1e-3), ("train.seed", seed), ("train.progress", False),
         ("train.log_every", max(1, steps // 10)),
     ])

@@ -22,7 +22,7 @@ STEPS = ["--steps", "40", "train.log_every=10", "train.checkpoint_every=20", "tr
 def trained(tmp_path_factory):
     """One short ``reprlab train ae`` on digits, shared by the commands that read a run."""
     run = tmp_path_factory.mktemp("cli") / "ae"
-    assert main(["-q", "train", "ae", "code_dim=4", "hidden=[32]", *STEPS, "--run-dir", str(run)]) == 0
+    assert main(["-q", "train", "ae", "latent_dim=4", "hidden=[32]", *STEPS, "--run-dir", str(run)]) == 0
     return run
 
 
@@ -31,7 +31,7 @@ def test_train_writes_a_complete_run_folder(trained):
                  "figures/reconstructions.png"):
         assert (trained / name).is_file(), name
     cfg = (trained / "config.yaml").read_text()
-    assert "code_dim: 4" in cfg and "max_steps: 40" in cfg and "input_shape:" in cfg
+    assert "latent_dim: 4" in cfg and "max_steps: 40" in cfg and "input_shape:" in cfg
     summary = json.loads((trained / "summary.json").read_text())
     assert summary["steps"] == 40
     weights = load_file(trained / "model.safetensors")
@@ -79,7 +79,7 @@ def test_sample_from_an_autoencoder_is_a_clear_error(trained, tmp_path, capsys):
     [
         (["train", "ae", "codedim=2"], "unknown key 'codedim'"),
         (["train", "ae", "model.code_size=2"], "unknown key model.code_size; allowed: model.arch"),
-        (["train", "ae", "code_dim=0"], "model.code_dim: 0 is not allowed; must be >= 1"),
+        (["train", "ae", "latent_dim=0"], "model.latent_dim: 0 is not allowed; must be >= 1"),
         (["train", "ae", "train.lr=fast"], "train.lr: 'fast' is not allowed; expected float"),
         (["train", "ae", "loss=l1"], "model.loss: 'l1' is not allowed; expected 'mse' | 'bce'"),
         (["train", "ae", "--precision", "8-bit"], "train.precision: '8-bit' is not allowed"),
@@ -141,7 +141,7 @@ def test_commands_on_a_broken_run(trained, tmp_path, capsys):
 def test_model_help_lists_its_options(capsys):
     code, out, _ = run_cli(capsys, "train", "ae", "--help")
     assert code == 0
-    for key in ("model.code_dim", "model.loss", "model.tied", "data.name", "train.lr", "train.precision"):
+    for key in ("model.latent_dim", "model.loss", "model.tied", "data.name", "train.lr", "train.precision"):
         assert key in out
     with pytest.raises(SystemExit) as e:
         main(["train", "--help"])
@@ -164,10 +164,10 @@ def test_data_with_the_shared_folder(data_dir, capsys):
 
 def test_console_entry_point_exit_code_and_stderr(tmp_path):
     """As a user runs it: a separate process, exit status 2 and one line on stderr."""
-    p = subprocess.run([sys.executable, "-m", "reprlab.cli", "train", "ae", "code_dim=-1"],
+    p = subprocess.run([sys.executable, "-m", "reprlab.cli", "train", "ae", "latent_dim=-1"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert p.returncode == 2
-    assert error_line(p.stderr) == "reprlab: error: model.code_dim: -1 is not allowed; must be >= 1"
+    assert error_line(p.stderr) == "reprlab: error: model.latent_dim: -1 is not allowed; must be >= 1"
     p = subprocess.run([sys.executable, "-m", "reprlab.cli", "frobnicate"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "invalid choice" in p.stderr
 

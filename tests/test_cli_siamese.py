@@ -16,7 +16,7 @@ from reprlab.data import load_dataset
 @pytest.fixture(scope="module")
 def siamese_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("siamese") / "run"
-    argv = ["-q", "train", "siamese", "loss=contrastive", "hidden=[64]", "embedding_dim=16", "val_way=5",
+    argv = ["-q", "train", "siamese", "loss=contrastive", "hidden=[64]", "latent_dim=16", "val_way=5",
             "val_tasks=20", "--steps", "600", "train.val_every=300", "--run-dir", str(run)]
     assert main(argv) == 0
     return run

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Literal
 
 import pytest
+import torch
 
 from reprlab.config import coerce, describe, from_dict, option, parse_overrides, read_config_file, to_dict
 from reprlab.errors import ConfigError
@@ -61,12 +62,12 @@ def test_coerce_rejects_naming_the_key(value, tp):
 
 
 def test_from_dict_validates_keys_types_and_constraints():
-    cfg = from_dict(AutoEncoderConfig, {"code_dim": "8", "hidden": [32]}, "model")
-    assert cfg.code_dim == 8 and cfg.hidden == (32,)
-    with pytest.raises(ConfigError, match=r"unknown key model\.code_size; allowed: model\.arch, .*model\.code_dim"):
+    cfg = from_dict(AutoEncoderConfig, {"latent_dim": "8", "hidden": [32]}, "model")
+    assert cfg.latent_dim == 8 and cfg.hidden == (32,)
+    with pytest.raises(ConfigError, match=r"unknown key model\.code_size; allowed: model\.arch, .*model\.latent_dim"):
         from_dict(AutoEncoderConfig, {"code_size": 2}, "model")
-    with pytest.raises(ConfigError, match=r"model\.code_dim: 0 is not allowed; must be >= 1"):
-        from_dict(AutoEncoderConfig, {"code_dim": 0}, "model")
+    with pytest.raises(ConfigError, match=r"model\.latent_dim: 0 is not allowed; must be >= 1"):
+        from_dict(AutoEncoderConfig, {"latent_dim": 0}, "model")
     with pytest.raises(ConfigError, match=r"model\.hidden: \(64, 0\) is not allowed; must be >= 1"):
         from_dict(AutoEncoderConfig, {"hidden": [64, 0]}, "model")
     with pytest.raises(ConfigError, match=r"model\.loss: 'l1' is not allowed; expected 'mse' \| 'bce'"):
@@ -102,10 +103,10 @@ def test_parse_overrides():
 
 
 def test_build_run_config_merges_file_and_overrides():
-    file_values = {"model": {"name": "ae", "code_dim": 4, "loss": "bce"}, "train": {"lr": 0.01}, "data": {"name": "digits"}}
-    rc = build_run_config(None, file_values, [("code_dim", 2), ("train.lr", "1e-3"), ("max_steps", 5)])
+    file_values = {"model": {"name": "ae", "latent_dim": 4, "loss": "bce"}, "train": {"lr": 0.01}, "data": {"name": "digits"}}
+    rc = build_run_config(None, file_values, [("latent_dim", 2), ("train.lr", "1e-3"), ("max_steps", 5)])
     assert rc.model_name == "ae"
-    assert rc.model.code_dim == 2 and rc.model.loss == "bce"  # override wins, file value kept
+    assert rc.model.latent_dim == 2 and rc.model.loss == "bce"  # override wins, file value kept
     assert rc.train.lr == 1e-3 and rc.train.max_steps == 5
     assert isinstance(rc.data, DataConfig) and rc.data.name == "digits"
     # the written form builds the same config again
@@ -121,7 +122,7 @@ def test_build_run_config_merges_file_and_overrides():
         ("ae", {"model": {"name": "vae"}}, [], "the config file is for model 'vae', not 'ae'"),
         ("ae", {"optim": {}}, [], "unknown config section 'optim'"),
         ("ae", None, [("optim.lr", 1)], "unknown section in 'optim.lr'"),
-        ("ae", None, [("train.code_dim", 1)], r"unknown key train\.code_dim; allowed: train\.seed"),
+        ("ae", None, [("train.latent_dim", 1)], r"unknown key train\.latent_dim; allowed: train\.seed"),
         ("ae", None, [("codedim", 1)], r"unknown key 'codedim'; see `reprlab train ae --help`"),
         ("ae", None, [("data.val_fraction", 1.0)], r"data\.val_fraction: 1\.0 is not allowed; must be < 1"),
     ],
@@ -134,8 +135,8 @@ def test_build_run_config_errors(model, file_values, overrides, message):
 
 def test_read_config_file(tmp_path):
     good = tmp_path / "c.yaml"
-    good.write_text("model:\n  code_dim: 3\ntrain:\n  lr: 1e-3\n")
-    assert read_config_file(good) == {"model": {"code_dim": 3}, "train": {"lr": "1e-3"}}
+    good.write_text("model:\n  latent_dim: 3\ntrain:\n  lr: 1e-3\n")
+    assert read_config_file(good) == {"model": {"latent_dim": 3}, "train": {"lr": "1e-3"}}
     (tmp_path / "c.json").write_text('{"train": {"lr": 0.1}}')
     assert read_config_file(tmp_path / "c.json") == {"train": {"lr": 0.1}}
     (tmp_path / "empty.yaml").write_text("")
@@ -173,3 +174,40 @@ def test_choices_are_read_from_the_registry_when_checked_and_when_described():
         assert describe(_ChoiceConfig, "model.")[0][1] == "'a' | 'b' | 'c' = 'a'"
     finally:
         del _REGISTRY["c"]
+
+
+def test_former_key_names_still_work_with_a_deprecation_note(caplog, tmp_path):
+    """``code_dim`` (AE, DAE, AAE) and ``embedding_dim`` (Siamese) are now ``latent_dim``: the old
+    names are read as the new one (overrides, bare or dotted, and config files), with a note."""
+    import logging
+
+    import reprlab.config as config_module
+    from reprlab.models.siamese import SiameseConfig
+
+    config_module._WARNED.clear()
+    with caplog.at_level(logging.WARNING, logger="reprlab"):
+        rc = build_run_config("ae", None, [("code_dim", 3)])
+        assert rc.model.latent_dim == 3
+        assert build_run_config("aae", None, [("model.code_dim", 5)]).model.latent_dim == 5
+        assert build_run_config(None, {"model": {"name": "dae", "code_dim": 7}}).model.latent_dim == 7
+        assert from_dict(SiameseConfig, {"embedding_dim": 9}, "model").latent_dim == 9
+    assert "model.code_dim is now called model.latent_dim" in caplog.text
+    assert "model.embedding_dim is now called model.latent_dim" in caplog.text
+    with pytest.raises(ConfigError, match="model.code_dim and latent_dim are the same key"):
+        from_dict(AutoEncoderConfig, {"code_dim": 2, "latent_dim": 3}, "model")
+    # the resolved config records the new name
+    assert "latent_dim" in rc.to_dict()["model"] and "code_dim" not in rc.to_dict()["model"]
+
+
+def test_a_run_folder_written_with_the_former_key_still_loads(tmp_path, capsys):
+    """A config.yaml of an older reprlab (``code_dim``) is read by ``reprlab.load`` and ``eval``."""
+    import reprlab
+    from helpers import run_cli
+
+    run = tmp_path / "old"
+    assert run_cli(capsys, "-q", "train", "ae", "latent_dim=3", "hidden=[8]", "--steps", "5", "--run-dir", str(run))[0] == 0
+    text = (run / "config.yaml").read_text()
+    assert "latent_dim: 3" in text
+    (run / "config.yaml").write_text(text.replace("latent_dim: 3", "code_dim: 3"))
+    model = reprlab.load(run)
+    assert model.config.latent_dim == 3 and model.encode(torch.rand(2, 1, 8, 8)).shape == (2, 3)

@@ -60,7 +60,7 @@ def test_plot_curves(tmp_path):
 @pytest.fixture
 def model_and_data():
     torch.manual_seed(0)
-    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), code_dim=3, loss="bce"), (1, 4, 4)).eval()
+    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), latent_dim=3, loss="bce"), (1, 4, 4)).eval()
     data = TensorData(torch.rand(1030, 1, 4, 4), torch.randint(0, 3, (1030,)), name="rand")
     return model, data
 

@@ -23,15 +23,20 @@ import yaml
 from .errors import ConfigError
 
 
-def option(default: Any, help: str, *, choices: Callable[[], Iterable[Any]] | None = None, **constraints: Any) -> Any:
+def option(default: Any, help: str, *, choices: Callable[[], Iterable[Any]] | None = None,
+           aliases: tuple[str, ...] = (), **constraints: Any) -> Any:
     """A config field with a help string and optional constraints (``ge``, ``gt``, ``le``, ``lt``).
 
     ``choices``: a function returning the allowed values (e.g. a registry's names), called each
     time a value is checked or the help is printed (instead of a ``Literal`` copy of the registry).
+    ``aliases``: former names of the key, still accepted (with a deprecation message, see
+    :func:`canonical_key`), e.g. ``code_dim`` for ``latent_dim``.
     """
     meta = {"help": help, **constraints}
     if choices is not None:
         meta["choices"] = choices
+    if aliases:
+        meta["aliases"] = tuple(aliases)
     kwargs: dict[str, Any] = {"metadata": meta}
     if isinstance(default, (list, dict, set)):
         kwargs["default_factory"] = lambda: type(default)(default)
@@ -171,10 +176,41 @@ def fields_of(cls: type) -> dict[str, dataclasses.Field]:
     return out
 
 
+def aliases_of(cls: type) -> dict[str, str]:
+    """``{former name: key}`` for the fields of ``cls`` declared with ``option(..., aliases=...)``."""
+    return {a: name for name, f in fields_of(cls).items() for a in f.metadata.get("aliases", ())}
+
+
+def canonical_key(cls: type, key: str, section: str = "") -> str:
+    """``key`` itself, or the current name of a former key of ``cls`` (with a deprecation message
+    on the ``reprlab`` logger, once per process and key)."""
+    new = aliases_of(cls).get(key)
+    if new is None:
+        return key
+    prefix = f"{section}." if section else ""
+    if (prefix + key) not in _WARNED:
+        _WARNED.add(prefix + key)
+        import logging
+
+        logging.getLogger("reprlab").warning(
+            f"note: {prefix}{key} is now called {prefix}{new} (the old name still works, but is deprecated)")
+    return new
+
+
+_WARNED: set[str] = set()
+
+
 def from_dict(cls: type, values: dict[str, Any] | None, section: str = "") -> Any:
-    """Build dataclass ``cls`` from ``values``, validating every key, type and constraint."""
-    values = dict(values or {})
+    """Build dataclass ``cls`` from ``values``, validating every key, type and constraint.
+    A former name of a key (``option(..., aliases=...)``) is read as the key."""
     fields = fields_of(cls)
+    values = dict(values or {})
+    for key in [k for k in values if k not in fields]:
+        new = canonical_key(cls, key, section)
+        if new != key:
+            if new in values:
+                raise ConfigError(f"{section + '.' if section else ''}{key} and {new} are the same key; give only {new}")
+            values[new] = values.pop(key)
     prefix = f"{section}." if section else ""
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -243,7 +279,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
-    """``["train.lr=1e-3", "code_dim=2"]`` -> ``[("train.lr", 0.001), ("code_dim", 2)]``."""
+    """``["train.lr=1e-3", "latent_dim=2"]`` -> ``[("train.lr", 0.001), ("latent_dim", 2)]``."""
     out = []
     for item in items:
         key, sep, value = item.partition("=")

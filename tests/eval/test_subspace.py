@@ -15,7 +15,7 @@ from reprlab.train import Trainer, TrainConfig
 
 
 def linear_ae(dim: int, k: int) -> AutoEncoder:
-    return AutoEncoder(AutoEncoderConfig(hidden=(), code_dim=k, activation="linear"), (dim,)).double()
+    return AutoEncoder(AutoEncoderConfig(hidden=(), latent_dim=k, activation="linear"), (dim,)).double()
 
 
 def set_weights(model, enc_w, enc_b, dec_w, dec_b):
@@ -83,7 +83,7 @@ def test_decoder_columns_reads_the_affine_decoder():
 
 
 def test_nonlinear_decoder_is_refused():
-    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), code_dim=2, activation="tanh"), (5,))
+    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), latent_dim=2, activation="tanh"), (5,))
     with pytest.raises(UsageError, match="non-linear decoder"):
         subspace_agreement(model, np.random.default_rng(0).normal(size=(50, 5)))
 
@@ -93,7 +93,7 @@ def test_trained_linear_ae_reaches_pca_with_the_trainers_lbfgs(axis_data):
     x = torch.as_tensor(axis_data, dtype=torch.float32)
     data = TensorData(x, name="axes")
     torch.manual_seed(0)
-    model = AutoEncoder(AutoEncoderConfig(hidden=(), code_dim=3, activation="linear"), (5,))
+    model = AutoEncoder(AutoEncoderConfig(hidden=(), latent_dim=3, activation="linear"), (5,))
     cfg = TrainConfig(optimizer="lbfgs", lr=1.0, batch_size=len(data), max_steps=5, precision="64-true",
                       progress=False, accelerator="cpu", tensorboard=False)
     Trainer(cfg).fit(model, data)

@@ -35,7 +35,7 @@ def test_reconstruction_losses_equal_hand_computations():
 @pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_forward_loss_and_decode(loss):
     torch.manual_seed(0)
-    model = AutoEncoder(AutoEncoderConfig(hidden=(16,), code_dim=3, loss=loss), (1, 8, 8))
+    model = AutoEncoder(AutoEncoderConfig(hidden=(16,), latent_dim=3, loss=loss), (1, 8, 8))
     x = torch.rand(4, 1, 8, 8)
     out = model(Batch(x))
     logits = model.decoder(model.encoder(x)).view(4, 1, 8, 8)
@@ -55,7 +55,7 @@ def test_forward_loss_and_decode(loss):
 
 
 def test_input_checks():
-    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), code_dim=2), (1, 8, 8))
+    model = AutoEncoder(AutoEncoderConfig(hidden=(8,), latent_dim=2), (1, 8, 8))
     assert model.encode(torch.rand(1, 8, 8)).shape == (1, 2)  # one unbatched sample
     assert model.encode(np.random.rand(3, 1, 8, 8).astype(np.float32)).shape == (3, 2)
     with pytest.raises(UsageError, match=r"input shape \(3, 64\) does not match the model's \(B, 1, 8, 8\)"):
@@ -68,8 +68,8 @@ def test_input_checks():
 
 def test_tied_weights_share_storage_and_gradients():
     torch.manual_seed(0)
-    tied = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), code_dim=4, tied=True), (12,))
-    free = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), code_dim=4), (12,))
+    tied = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), latent_dim=4, tied=True), (12,))
+    free = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), latent_dim=4), (12,))
     enc = tied.encoder.linears
     dec = [m for m in tied.decoder if isinstance(m, TiedLinear)]
     assert [d.tied_to[0] for d in dec] == enc[::-1]
@@ -104,7 +104,7 @@ def test_tied_weights_share_storage_and_gradients():
     ((out - x) ** 2).sum().div(5).backward()
     assert torch.allclose(g_total, w_enc.grad + w_dec.grad, atol=1e-6)
     # a state dict round trip keeps the tie
-    copy = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), code_dim=4, tied=True), (12,))
+    copy = AutoEncoder(AutoEncoderConfig(hidden=(20, 10), latent_dim=4, tied=True), (12,))
     copy.load_state_dict(tied.state_dict())
     assert copy.decoder[0].tied_to[0] is copy.encoder.linears[-1]
     assert torch.allclose(copy.reconstruct(x), tied.reconstruct(x))
@@ -130,7 +130,7 @@ def test_conv_decoder_mirrors_encoder_sizes_exactly(shape, channels):
     z = enc(x)
     assert z.shape == (2, 5)
     assert dec(z).shape == (2, *shape)
-    model = AutoEncoder(AutoEncoderConfig(arch="conv", channels=channels, code_dim=5), shape)
+    model = AutoEncoder(AutoEncoderConfig(arch="conv", channels=channels, latent_dim=5), shape)
     assert model.reconstruct(x).shape == x.shape
 
 
@@ -145,7 +145,7 @@ def test_linear_autoencoder_spans_the_pca_subspace():
     x = data.x.flatten(1).double()
     k = 5
     torch.manual_seed(0)
-    model = AutoEncoder(AutoEncoderConfig(hidden=(), code_dim=k, activation="linear"), (64,)).double()
+    model = AutoEncoder(AutoEncoderConfig(hidden=(), latent_dim=k, activation="linear"), (64,)).double()
     # full-batch L-BFGS: the objective is smooth and the test is about the optimum, not the optimizer
     opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=500, history_size=20, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-12, tolerance_change=1e-15)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def small_dae(noise="masking:0.5", loss="mse", **kw) -> DenoisingAutoEncoder:
     torch.manual_seed(0)
-    return DenoisingAutoEncoder(DenoisingAutoEncoderConfig(hidden=(16,), code_dim=4, noise=noise, loss=loss, **kw), (1, 8, 8))
+    return DenoisingAutoEncoder(DenoisingAutoEncoderConfig(hidden=(16,), latent_dim=4, noise=noise, loss=loss, **kw), (1, 8, 8))
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce"])
@@ -57,7 +57,7 @@ def test_training_forward_corrupts_with_the_global_stream_and_eval_forward_does_
 @pytest.mark.parametrize("noise", ["masking:0", "gaussian:0", "none"])
 def test_without_noise_the_loss_equals_the_plain_autoencoder_loss(noise):
     dae = small_dae(noise=noise, loss="bce")
-    ae = AutoEncoder(AutoEncoderConfig(hidden=(16,), code_dim=4, loss="bce"), (1, 8, 8))
+    ae = AutoEncoder(AutoEncoderConfig(hidden=(16,), latent_dim=4, loss="bce"), (1, 8, 8))
     ae.load_state_dict(dae.state_dict())
     x = torch.rand(5, 1, 8, 8)
     dae.train()
@@ -86,7 +86,7 @@ def test_bad_noise_spec_is_a_one_line_config_error():
 
 def test_reprlab_train_dae_end_to_end(tmp_path):
     out = tmp_path / "dae"
-    argv = ["-q", "train", "dae", "hidden=[32]", "code_dim=8", "noise=masking:0.3+gaussian:0.05", "--steps", "30",
+    argv = ["-q", "train", "dae", "hidden=[32]", "latent_dim=8", "noise=masking:0.3+gaussian:0.05", "--steps", "30",
             "train.val_every=15", "train.log_every=15", "train.checkpoint_every=15", "--run-dir", str(out)]
     assert main(argv) == 0
     header = (out / "metrics.csv").read_text().splitlines()[0]
@@ -98,7 +98,7 @@ def test_reprlab_train_dae_end_to_end(tmp_path):
 
 def test_a_trained_dae_denoises_held_out_digits_better_than_the_identity():
     rc = run.build_run_config("dae", None, [
-        ("hidden", [128]), ("code_dim", 64), ("loss", "bce"), ("noise", "masking:0.25"),
+        ("hidden", [128]), ("latent_dim", 64), ("loss", "bce"), ("noise", "masking:0.25"),
         ("train.max_steps", 300), ("train.lr", 3e-3), ("train.progress", False), ("val_fraction", 0.0),
     ])
     model, _ = run.train_run(rc, None)

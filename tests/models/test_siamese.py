@@ -66,7 +66,7 @@ def test_koch_head_and_loss_by_hand():
 
 @pytest.mark.parametrize("arch, dim", [("koch", 4096), ("koch-small", 512)])
 def test_koch_networks_map_105x105_images_to_their_embedding(arch, dim):
-    model = SiameseNet(SiameseConfig(arch=arch, embedding_dim=dim), (1, 105, 105))
+    model = SiameseNet(SiameseConfig(arch=arch, latent_dim=dim), (1, 105, 105))
     z = model.encode(torch.rand(2, 1, 105, 105))
     assert z.shape == (2, dim) and ((z > 0) & (z < 1)).all()  # sigmoid codes
     if arch == "koch":  # the paper's layer sizes
@@ -85,7 +85,7 @@ def test_koch_network_refuses_small_images():
 def test_similarity_matrix_agrees_with_pairwise_similarity():
     torch.manual_seed(0)
     for loss in ("koch", "contrastive", "cosine"):
-        model = SiameseNet(SiameseConfig(loss=loss, hidden=(16,), embedding_dim=8), (1, 8, 8)).eval()
+        model = SiameseNet(SiameseConfig(loss=loss, hidden=(16,), latent_dim=8), (1, 8, 8)).eval()
         a, b = torch.rand(3, 1, 8, 8), torch.rand(4, 1, 8, 8)
         m = model.similarity_matrix(a, b)
         assert m.shape == (3, 4)
@@ -94,7 +94,7 @@ def test_similarity_matrix_agrees_with_pairwise_similarity():
 
 
 def test_forward_returns_loss_and_pair_accuracy():
-    model = SiameseNet(SiameseConfig(hidden=(16,), embedding_dim=8, augment=True), (1, 8, 8))
+    model = SiameseNet(SiameseConfig(hidden=(16,), latent_dim=8, augment=True), (1, 8, 8))
     b = Batch(torch.rand(6, 1, 8, 8), torch.tensor([1.0, 0, 1, 0, 1, 0]), {"x2": torch.rand(6, 1, 8, 8)})
     out = model(b)
     assert out["loss"].ndim == 0 and torch.isfinite(out["loss"]) and 0 <= float(out["pair_acc"]) <= 1
@@ -109,7 +109,7 @@ def test_training_on_digit_pairs_learns_one_shot_recognition(loss, tmp_path):
     from reprlab.pipelines.training import build_run_config, train_run
 
     rc = build_run_config("siamese", None, [
-        ("loss", loss), ("hidden", [128]), ("embedding_dim", 32), ("margin", 1.0 if loss == "contrastive" else 0.0),
+        ("loss", loss), ("hidden", [128]), ("latent_dim", 32), ("margin", 1.0 if loss == "contrastive" else 0.0),
         ("train.max_steps", 1500), ("train.batch_size", 64), ("train.progress", False), ("train.val_every", 200),
         ("val_way", 5), ("val_tasks", 50), ("train.tensorboard", False),
     ])

@@ -58,7 +58,7 @@ def test_each_layer_is_pretrained_on_the_clean_codes_of_the_layer_below(digits):
     assert [c["config"].noise for c in calls] == ["masking:0.3", "gaussian:0.1"]
     assert all(c["overrides"] == {"max_steps": 40, "lr": 3e-3} for c in calls)
     ae1, ae2 = calls[0]["model"], calls[1]["model"]
-    assert isinstance(ae1, DenoisingAutoEncoder) and ae1.config.tied and ae1.config.code_dim == 32
+    assert isinstance(ae1, DenoisingAutoEncoder) and ae1.config.tied and ae1.config.latent_dim == 32
     # layer 1 on x, without the labels: pre-training is unsupervised
     assert torch.equal(calls[0]["train"].x, train.x) and calls[0]["train"].y is None
     # layer 2 on h1 = the trained layer-1 encoder's outputs on the clean x (train and validation alike)
@@ -215,7 +215,7 @@ def test_stacked_dae_transformer_training_lowers_the_denoising_loss():
 
     def recon_mse(t):
         x = torch.as_tensor(X, dtype=torch.float32)
-        assert t.model_.layer_config(1).code_dim == 2
+        assert t.model_.layer_config(1).latent_dim == 2
         with torch.no_grad():  # how much of x the code keeps: the best affine read-out of h
             h = t.model_.layers[0](x).numpy()
         H = np.hstack([h, np.ones((len(h), 1))])

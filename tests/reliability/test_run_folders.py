@@ -23,7 +23,7 @@ from reprlab.runfolder import LOCK, MARKER, RunLock, RunLockedError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SMALL = ["model.hidden=[16]", "model.code_dim=3", "train.batch_size=32", "train.tensorboard=false",
+SMALL = ["model.hidden=[16]", "model.latent_dim=3", "train.batch_size=32", "train.tensorboard=false",
          "train.log_every=10", "train.val_every=10", "train.checkpoint_every=10"]
 
 
@@ -270,7 +270,7 @@ def test_nan_with_a_checkpoint_advice_resume_with_lower_lr_works(tmp_path, capsy
     import numpy as np
 
     np.save(data, np.random.default_rng(0).random((400, 8)).astype("float32"))
-    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.code_dim=3",
+    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.latent_dim=3",
             "train.tensorboard=false", "train.checkpoint_every=10", "train.log_every=10", "train.val_every=10",
             "train.batch_size=32", "--run-dir", str(run), "--steps", "200"]
     # lr warm-up to a huge value: finite for the first steps, then it diverges
@@ -289,7 +289,7 @@ def test_nan_at_the_first_step_advice_run_again_works(tmp_path, capsys):
     run = tmp_path / "r"
     data = tmp_path / "x.npy"
     np.save(data, np.random.default_rng(0).random((400, 8)).astype("float32"))
-    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.code_dim=3", "train.tensorboard=false",
+    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.latent_dim=3", "train.tensorboard=false",
             "train.batch_size=32", "train.log_every=1", "--run-dir", str(run), "--steps", "20"]
     code, err = _run_out(capsys, *base, "train.optimizer=sgd", "train.lr=1e38")
     line = error_line(err)
@@ -382,7 +382,7 @@ def test_nan_right_after_a_checkpoint_advice_delete_it_then_resume_works(tmp_pat
     run = tmp_path / "r"
     data = tmp_path / "x.npy"
     np.save(data, np.random.default_rng(0).random((400, 8)).astype("float32"))
-    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.code_dim=3",
+    base = ["-q", "train", "ae", "--data", str(data), "model.hidden=[16]", "model.latent_dim=3",
             "train.tensorboard=false", "train.checkpoint_every=10", "train.log_every=10", "train.val_every=10",
             "train.batch_size=32", "--run-dir", str(run), "--steps", "200", "train.optimizer=sgd", "train.warmup_steps=100000"]
     code, err = _run_out(capsys, *base, "train.lr=1e4")

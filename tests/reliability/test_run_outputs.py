@@ -18,7 +18,7 @@ from reprlab.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SMALL = ["model.hidden=[16]", "model.code_dim=3", "train.batch_size=32", "train.tensorboard=false",
+SMALL = ["model.hidden=[16]", "model.latent_dim=3", "train.batch_size=32", "train.tensorboard=false",
          "train.log_every=10", "train.val_every=10", "train.checkpoint_every=10"]
 
 

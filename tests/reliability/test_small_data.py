@@ -22,7 +22,7 @@ def here(tmp_path, monkeypatch):
 
 
 def train(capsys, data, *overrides):
-    return run_cli(capsys, "-q", "train", "ae", "--data", data, "model.hidden=[8]", "model.code_dim=2",
+    return run_cli(capsys, "-q", "train", "ae", "--data", data, "model.hidden=[8]", "model.latent_dim=2",
                    "train.tensorboard=false", "train.progress=false", *overrides)
 
 

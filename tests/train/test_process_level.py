@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 CLI = [sys.executable, "-m", "reprlab.cli", "-q", "train", "ae"]
-SMALL = ["model.hidden=[32]", "model.code_dim=4", "train.batch_size=32", "train.tensorboard=false"]
+SMALL = ["model.hidden=[32]", "model.latent_dim=4", "train.batch_size=32", "train.tensorboard=false"]
 
 
 def _env():

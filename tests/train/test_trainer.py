@@ -259,12 +259,12 @@ def test_state_flattening_round_trips_optimizer_states():
 
 
 def test_load_weights_refuses_files_of_another_model_and_garbage(tmp_path):
-    small = AutoEncoder(AutoEncoderConfig(hidden=(8,), code_dim=2), (1, 8, 8))
-    big = AutoEncoder(AutoEncoderConfig(hidden=(16,), code_dim=2), (1, 8, 8))
+    small = AutoEncoder(AutoEncoderConfig(hidden=(8,), latent_dim=2), (1, 8, 8))
+    big = AutoEncoder(AutoEncoderConfig(hidden=(16,), latent_dim=2), (1, 8, 8))
     ckpt.save_weights(small, tmp_path / "small.safetensors")
     with pytest.raises(CheckpointError, match="shape"):
         ckpt.load_weights(tmp_path / "small.safetensors", big)
-    other = AutoEncoder(AutoEncoderConfig(hidden=(8, 8), code_dim=2), (1, 8, 8))
+    other = AutoEncoder(AutoEncoderConfig(hidden=(8, 8), latent_dim=2), (1, 8, 8))
     with pytest.raises(CheckpointError, match="another model"):
         ckpt.load_weights(tmp_path / "small.safetensors", other)
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 7 + b"not a safetensors file")
@@ -316,7 +316,7 @@ def test_importing_fabric_leaves_the_cuda_check_setting_as_it_was(before):
 def _fit_lbfgs(run_dir, max_steps, resume=False):
     seed_everything(0)
     data = _digits().subset(slice(0, 256))
-    model = AutoEncoder(AutoEncoderConfig(hidden=(), code_dim=4, activation="linear"), (1, 8, 8))
+    model = AutoEncoder(AutoEncoderConfig(hidden=(), latent_dim=4, activation="linear"), (1, 8, 8))
     cfg = _cfg(optimizer="lbfgs", lr=1.0, batch_size=256, max_steps=max_steps, checkpoint_every=2, log_every=1,
                lbfgs_max_iter=5)
     Trainer(cfg, run_dir).fit(model, data, resume=resume)

@@ -21,7 +21,7 @@ from reprlab.eval.neighbors import trustworthiness
 def run2d(tmp_path_factory):
     """A short AE run with 2-D codes on digits."""
     run = tmp_path_factory.mktemp("maps") / "ae2"
-    assert main(["-q", "train", "ae", "code_dim=2", "hidden=[32]", "--steps", "150", "--run-dir", str(run)]) == 0
+    assert main(["-q", "train", "ae", "latent_dim=2", "hidden=[32]", "--steps", "150", "--run-dir", str(run)]) == 0
     return run
 
 
@@ -63,7 +63,7 @@ def test_embed_features_file_and_raw_pixels(run2d, tmp_path, capsys):
     code, _, err = run_cli(capsys, "embed", "digits", "--method", "pca", "--out", str(tmp_path / "p"))
     assert code == 0, err
     result = json.loads((tmp_path / "p" / "embed.json").read_text())
-    assert result["kind"] == "pixels" and result["code_dim"] == 64
+    assert result["kind"] == "pixels" and result["latent_dim"] == 64
 
 
 @pytest.mark.parametrize(

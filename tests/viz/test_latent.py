@@ -58,7 +58,7 @@ def test_bad_paths_are_clear_errors(z0, z1, steps, match):
 @pytest.fixture(scope="module")
 def ae2():
     torch.manual_seed(0)
-    return AutoEncoder(AutoEncoderConfig(hidden=[16], code_dim=2, loss="bce"), (1, 8, 8)).eval()
+    return AutoEncoder(AutoEncoderConfig(hidden=[16], latent_dim=2, loss="bce"), (1, 8, 8)).eval()
 
 
 def test_interpolation_ends_are_the_reconstructions(ae2):

@@ -21,7 +21,7 @@ def _models_epilog() -> str:
     from ..models import MODELS
 
     lines = ["models:"] + [f"  {n:<10} {s.description}" for n, s in sorted(MODELS.items())]
-    lines.append("\n`reprlab train MODEL --help` lists the model's options; set any as key=value (e.g. code_dim=2 train.lr=3e-4).")
+    lines.append("\n`reprlab train MODEL --help` lists the model's options; set any as key=value (e.g. latent_dim=2 train.lr=3e-4).")
     return "\n".join(lines)
 
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model", epilog=_models_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     t.add_argument("model", help="model name (see below)")
-    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. code_dim=2 train.lr=3e-4")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. latent_dim=2 train.lr=3e-4")
     t.add_argument("--data", help="data set (default: digits); same as data.name=...")
     t.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
     t.add_argument("--download", action="store_true", help="download missing files when online")

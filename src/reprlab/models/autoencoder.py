@@ -32,7 +32,7 @@ class AutoEncoderConfig:
     arch: Literal["mlp", "conv"] = option("mlp", "encoder/decoder family")
     hidden: tuple[int, ...] = option((256, 64), "MLP hidden widths of the encoder (decoder mirrors them)", ge=1)
     channels: tuple[int, ...] = option((32, 64), "conv channels per stride-2 block (conv arch)", ge=1)
-    code_dim: int = option(16, "size d of the code h", ge=1)
+    latent_dim: int = option(16, "size d of the code h (the latent size; formerly code_dim)", ge=1, aliases=("code_dim",))
     activation: Literal["relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "linear"] = option(
         "relu", "hidden-layer activation ('linear' with hidden=[] gives the linear AE = PCA)"
     )
@@ -73,7 +73,7 @@ class AutoEncoder(ReprModel):
         super().__init__(config, input_shape)
         c = config
         self.encoder, self.decoder = encoder_decoder(
-            c.arch, self.input_shape, c.code_dim, hidden=c.hidden, channels=c.channels, activation=c.activation,
+            c.arch, self.input_shape, c.latent_dim, hidden=c.hidden, channels=c.channels, activation=c.activation,
             code_activation=c.code_activation, tied=c.tied,
         )
 

@@ -103,7 +103,7 @@ class SamplerPrior(Prior):
         self.fn = self.fn or load_sampler(self.name)
         z = torch.as_tensor(self.fn(n, generator), dtype=torch.float32)
         if z.shape != (n, self.dim):
-            raise ConfigError(f"prior sampler {self.name} returned shape {tuple(z.shape)}, expected ({n}, {self.dim}) (code_dim)")
+            raise ConfigError(f"prior sampler {self.name} returned shape {tuple(z.shape)}, expected ({n}, {self.dim}) (latent_dim)")
         return z
 
 

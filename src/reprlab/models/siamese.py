@@ -91,7 +91,7 @@ def koch_loss(logits: Tensor, same: Tensor, weights: list[Tensor], l2: float) ->
 class SiameseConfig:
     arch: Literal["koch", "koch-small", "mlp"] = option("mlp", "twin network: Koch's 105x105 convnet, its CPU-sized variant, or an MLP")
     hidden: tuple[int, ...] = option((256,), "MLP hidden widths (arch=mlp)", ge=1)
-    embedding_dim: int = option(64, "size of the twin's code z (Koch: 4096)", ge=1)
+    latent_dim: int = option(64, "size of the twin's code z (Koch: 4096; formerly embedding_dim)", ge=1, aliases=("embedding_dim",))
     activation: Literal["relu", "tanh", "elu", "gelu", "leaky_relu"] = option("relu", "MLP hidden activation")
     loss: Literal["koch", "contrastive", "cosine"] = option("koch", "pair loss (see `reprlab.models.siamese`)")
     margin: float = option(1.0, "contrastive: margin m on the distance; cosine: margin m on the cosine (e.g. 0)")
@@ -122,10 +122,10 @@ class SiameseNet(ReprModel):
         super().__init__(config, input_shape)
         out_act = "sigmoid" if config.loss == "koch" else "linear"
         if config.arch in ARCHS:
-            self.twin = conv_twin(config.arch, self.input_shape, config.embedding_dim, out_act)
+            self.twin = conv_twin(config.arch, self.input_shape, config.latent_dim, out_act)
         else:
-            self.twin = mlp_twin(self.input_shape, config.hidden, config.embedding_dim, config.activation, out_act)
-        self.head = KochHead(config.embedding_dim) if config.loss == "koch" else None
+            self.twin = mlp_twin(self.input_shape, config.hidden, config.latent_dim, config.activation, out_act)
+        self.head = KochHead(config.latent_dim) if config.loss == "koch" else None
 
     # -------------------------------------------------------------- data
     def check_data(self, data: TensorData) -> None:
@@ -142,7 +142,7 @@ class SiameseNet(ReprModel):
 
     # -------------------------------------------------------------- forward
     def encode(self, x: Tensor) -> Tensor:
-        """The twin's code z = f(x): (B, embedding_dim)."""
+        """The twin's code z = f(x): (B, latent_dim)."""
         return self.twin(self.check_input(x))
 
     def _pair_score(self, z1: Tensor, z2: Tensor) -> Tensor:

@@ -143,7 +143,7 @@ class StackedAutoEncoder(ReprModel):
         """Config of the one-hidden-layer (denoising) auto-encoder that pre-trains layer k (1-based)."""
         c = self.config
         return DenoisingAutoEncoderConfig(
-            hidden=(), code_dim=c.hidden[k - 1], activation=c.activation, code_activation=c.activation,
+            hidden=(), latent_dim=c.hidden[k - 1], activation=c.activation, code_activation=c.activation,
             loss=c.pretrain_loss, tied=c.tied, noise=c.layer_noise(k),
         )
 

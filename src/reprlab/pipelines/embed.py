@@ -81,7 +81,7 @@ def load_codes(
         labels=None if ds_sub.y is None else ds_sub.y.cpu().numpy(),
         classes=list(ds.classes) if getattr(ds, "classes", None) else None,
         images=ds_sub.x.cpu().float().numpy() if ds_sub.is_image else None,
-        index=idx, source=str(source), info={**info, "n_points": len(idx), "code_dim": int(codes.shape[1])},
+        index=idx, source=str(source), info={**info, "n_points": len(idx), "latent_dim": int(codes.shape[1])},
     )
 
 

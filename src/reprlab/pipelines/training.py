@@ -72,22 +72,26 @@ def build_run_config(
     values["model"].pop("name", None)
     spec = get_model_spec(name)
     classes = {"model": spec.config_cls, "data": DataConfig, "train": TrainConfig}
-    from ..config import fields_of
+    from ..config import aliases_of, canonical_key, fields_of
 
+    for section, cls in classes.items():  # former key names in a config file (e.g. latent_dim)
+        values[section] = {canonical_key(cls, k, section): v for k, v in values[section].items()}
     for key, value in overrides:
         section, dot, bare = key.rpartition(".")
         if dot:
             if section not in classes:
                 raise ConfigError(f"unknown section in {key!r}; allowed: {', '.join(SECTIONS)}")
+            bare = canonical_key(classes[section], bare, section)
             if bare not in fields_of(classes[section]):
                 raise ConfigError(f"unknown key {key}; allowed: {', '.join(section + '.' + k for k in fields_of(classes[section]))}")
         else:
-            owners = [s for s, c in classes.items() if bare in fields_of(c)]
+            owners = [s for s, c in classes.items() if bare in fields_of(c) or bare in aliases_of(c)]
             if not owners:
                 raise ConfigError(f"unknown key {bare!r}; see `reprlab train {name} --help` for the allowed keys")
             if len(owners) > 1:
                 raise ConfigError(f"key {bare!r} is ambiguous; write {' or '.join(o + '.' + bare for o in owners)}")
             section = owners[0]
+            bare = canonical_key(classes[section], bare, section)
         values[section][bare] = value
     return RunConfig(
         model_name=name,

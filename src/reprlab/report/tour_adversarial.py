@@ -125,7 +125,7 @@ def aae(ctx: TourContext, s: Section) -> None:
     test = load_dataset("digits", split="test", seed=ctx.seed)
     panels, models = [], {}
     for model_name, prior in (("aae", "gaussian"), ("aae", "mixture10"), ("vae", "gaussian"), ("vae", "mixture10")):
-        dim = "model.code_dim" if model_name == "aae" else "model.latent_dim"
+        dim = "model.latent_dim"
         _, model, _ = train_for_section(ctx, f"{model_name}-{prior}-digits", model_name, [
             ("model.prior", prior), (dim, 2), ("model.hidden", [256, 256]), ("data.val_fraction", 0.0),
             ("train.max_steps", steps)])

@@ -37,7 +37,7 @@ def autoencoder_digits(ctx: TourContext, s: Section) -> None:
     add_metric(s, "pca_test_mse", f"PCA({k}) test MSE per pixel", pca, "linear optimum (sklearn)")
     for loss in ("mse", "bce"):
         name = f"ae-{loss}-digits"
-        _, model, result = train_for_section(ctx, name, "ae", [("model.code_dim", k), ("model.loss", loss), ("train.max_steps", steps)])
+        _, model, result = train_for_section(ctx, name, "ae", [("model.latent_dim", k), ("model.loss", loss), ("train.max_steps", steps)])
         m = reconstruction_metrics(model, test)
         add_metric(s, f"ae_{loss}_test_mse", f"AE ({loss}) test MSE per pixel", m["mse"], f"{m['mse'] / pca:.2f}x PCA")
         add_metric(s, f"ae_{loss}_samples_per_s", f"AE ({loss}) training throughput, samples/s", result.samples_per_s)
@@ -58,7 +58,7 @@ def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
     s.summary = "A convolutional auto-encoder (two stride-2 blocks, d = 32) with the cross-entropy loss on MNIST."
     s.settings = {"data": "MNIST train (60k), test (10k)", "code size d": 32, "steps": steps, "batch": 128, "seed": ctx.seed}
     _, model, _ = train_for_section(ctx, "ae-conv-mnist", "ae", [
-        ("data.name", "mnist"), ("model.arch", "conv"), ("model.code_dim", 32), ("model.loss", "bce"),
+        ("data.name", "mnist"), ("model.arch", "conv"), ("model.latent_dim", 32), ("model.loss", "bce"),
         ("train.max_steps", steps), ("train.val_every", 500),
     ])
     m = reconstruction_metrics(model, load_dataset("mnist", split="test", data_dir=ctx.data_dir))
@@ -91,7 +91,7 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
                   "DAEs / AE": f"the MLP defaults of `reprlab train dae`, code size 16, {steps} Adam steps, batch 128",
                   "noise": ", ".join(noises.values()), "seed": ctx.seed}
     _, lin, _ = train_for_section(ctx, "linear-ae-digits", "ae", [
-        ("model.hidden", []), ("model.activation", "linear"), ("model.code_dim", k), ("model.tied", True),
+        ("model.hidden", []), ("model.activation", "linear"), ("model.latent_dim", k), ("model.tied", True),
         ("train.optimizer", "lbfgs"), ("train.lr", 1.0), ("train.batch_size", len(train_data)),
         ("train.precision", "64-true"), ("train.max_steps", ctx.steps(30, 10)), ("data.val_fraction", 0.0),
     ])
@@ -103,7 +103,7 @@ def denoising_digits(ctx: TourContext, s: Section) -> None:
     models = {}
     for name, spec in (("dae", noises["masking"]), ("dae-gaussian", noises["gaussian"]), ("ae", "none")):
         _, models[name], _ = train_for_section(ctx, f"{name}-digits", "dae", [
-            ("model.code_dim", 16), ("model.noise", spec), ("train.max_steps", steps)])
+            ("model.latent_dim", 16), ("model.noise", spec), ("train.max_steps", steps)])
     x, n = test.x, 10
     rows = [x[:n]]
     for kind, dae in (("masking", "dae"), ("gaussian", "dae-gaussian")):

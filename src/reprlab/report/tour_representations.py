@@ -35,7 +35,7 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
                   "t-SNE": f"openTSNE, perplexities {list(perplexities)}, random init, seeds {list(seeds)}", "seed": ctx.seed}
     runs = {}
     for d in (2, 16):
-        _, runs[d], _ = train_for_section(ctx, f"ae{d}-digits", "ae", [("model.code_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
+        _, runs[d], _ = train_for_section(ctx, f"ae{d}-digits", "ae", [("model.latent_dim", d), ("model.loss", "bce"), ("train.max_steps", steps)])
     images, labels = data.x.numpy(), data.y.numpy()
     z2, z16 = encode_data(runs[2], data).numpy(), encode_data(runs[16], data).numpy()
     for tag, title, z, m in (("codes2d", "2-D codes", z2, embed_2d(z2, "codes")),
@@ -87,7 +87,7 @@ def siamese_digits(ctx: TourContext, s: Section) -> None:
     s.settings = {"twin": "MLP 64-128-32", "loss": "contrastive, margin 1", "pairs": "all similar pairs of the "
                   "training split, 2 dissimilar per similar", "steps": steps, "batch": "64 pairs", "seed": ctx.seed}
     _, model, _ = train_for_section(ctx, "siamese-digits", "siamese", [
-        ("model.loss", "contrastive"), ("model.hidden", [128]), ("model.embedding_dim", 32), ("model.margin", 1.0),
+        ("model.loss", "contrastive"), ("model.hidden", [128]), ("model.latent_dim", 32), ("model.margin", 1.0),
         ("model.val_way", 5), ("model.val_tasks", 100), ("train.max_steps", steps), ("train.batch_size", 64),
         ("train.val_every", max(100, steps // 3)),
     ])

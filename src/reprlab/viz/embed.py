@@ -170,7 +170,7 @@ def embed_2d(codes, method: str = "tsne", *, perplexity: float = 30.0, seed: int
     if method == "codes":
         if x.shape[1] != 2:
             raise UsageError(f"method codes plots 2-D codes as they are, but these have {x.shape[1]} dimensions; "
-                             "use pca, mds or tsne (or train with code_dim=2)")
+                             "use pca, mds or tsne (or train with latent_dim=2)")
         return Map2D(x.copy(), "codes", {})
     if method == "pca":
         return pca_2d(x, seed)

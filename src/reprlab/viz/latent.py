@@ -106,7 +106,7 @@ def traversal_codes(n: int, codes: Tensor | None = None, prior: str | None = Non
             raise UsageError("a traversal grid needs the data's codes (to span their range) or prior='gaussian'")
         codes = torch.as_tensor(codes).double()
         if codes.ndim != 2 or codes.shape[1] != 2:
-            raise UsageError(f"a traversal grid is for 2-D codes, got codes of shape {tuple(codes.shape)}; train with code_dim=2")
+            raise UsageError(f"a traversal grid is for 2-D codes, got codes of shape {tuple(codes.shape)}; train with latent_dim=2")
         lo, hi = torch.quantile(codes, quantile, dim=0), torch.quantile(codes, 1 - quantile, dim=0)
         a, b = torch.linspace(float(lo[0]), float(hi[0]), n), torch.linspace(float(lo[1]), float(hi[1]), n)
     else:

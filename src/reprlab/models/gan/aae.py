@@ -44,7 +44,7 @@ class AAEConfig(AdversaryConfig):
     arch: Literal["mlp", "conv"] = option("mlp", "encoder/decoder family")
     hidden: tuple[int, ...] = option((512, 512), "MLP hidden widths of the encoder (the decoder mirrors them)", ge=1)
     channels: tuple[int, ...] = option((32, 64), "conv channels per stride-2 block (conv arch)", ge=1)
-    code_dim: int = option(2, "size d of the code z", ge=1)
+    latent_dim: int = option(2, "size d of the code z (the latent size; formerly code_dim)", ge=1, aliases=("code_dim",))
     loss: Literal["bce", "mse"] = option("bce", "reconstruction loss: cross-entropy (data in [0, 1]) or squared error")
     prior: str = option("gaussian", "p(z): gaussian, mixture10 (2-D, Makhzani Fig. 2b) or a sampler 'package.module:function'")
     conditional: bool = option(False, "give D the one-hot label and draw row i's prior sample from component y_i")
@@ -62,10 +62,10 @@ class AdversarialAutoEncoder(ReprModel):
     def __init__(self, config: AAEConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         c = config
-        self.prior = make_prior(c.prior, c.code_dim)
+        self.prior = make_prior(c.prior, c.latent_dim)
         self.n_labels = max(self.prior.components, 10) + 1 if c.conditional else 0  # + "unlabelled"
-        self.encoder, self.decoder = encoder_decoder(c.arch, self.input_shape, c.code_dim, hidden=c.hidden, channels=c.channels)
-        self.discriminator = MLP(c.code_dim + self.n_labels, c.d_hidden, 1, "leaky_relu", "linear")
+        self.encoder, self.decoder = encoder_decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.hidden, channels=c.channels)
+        self.discriminator = MLP(c.latent_dim + self.n_labels, c.d_hidden, 1, "leaky_relu", "linear")
         self.loss_fns, self.regularizer = c.game()
 
     def updates(self) -> list[Update]:
