@@ -126,3 +126,42 @@ def test_pairs_file_rows_are_rows_of_the_whole_data_set_even_in_a_split(tmp_path
     f.write_text(f"i,j,same\n{outside},{outside},1\n")
     with pytest.raises(DataError, match="none of its pairs"):
         read_pairs(f, train)
+
+
+def test_groups_hold_k_samples_of_one_class_and_rotations_are_classes_of_their_own():
+    import torch
+
+    from reprlab.data.base import TensorData
+    from reprlab.data.pairs import make_groups
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 1, 5, 5, generator=g)
+    y = torch.arange(30) % 3  # 10 samples per class
+    data = TensorData(x, y, name="toy")
+    groups = make_groups(data, 3, rounds=2, seed=1)
+    assert groups.groups.shape == (2 * 3 * 3, 3)  # 2 rounds x 3 classes x floor(10 / 3) groups
+    for row, label in zip(groups.groups, groups.labels):
+        assert (y[row] == label).all() and len(set(row.tolist())) == 3
+    assert torch.equal(groups.groups, make_groups(data, 3, rounds=2, seed=1).groups)  # seeded
+    rot = make_groups(data, 2, rounds=1, rotations=True, seed=0)
+    assert len(rot) == 4 * 3 * 5 and sorted(set(rot.rotations.tolist())) == [0, 1, 2, 3]
+    idx = torch.tensor([0, len(rot) // 4 + 0, 3 * len(rot) // 4])  # the same group unturned, turned once, thrice
+    b = rot.take(idx)
+    assert b.x.shape == (6, 1, 5, 5) and b.y.tolist() == [4 * int(rot.labels[0]) + r for r in (0, 0, 1, 1, 3, 3)]
+    assert torch.equal(b.x[2], torch.rot90(b.x[0], 1, dims=(-2, -1)))
+    assert torch.equal(b.x[4], torch.rot90(b.x[0], 3, dims=(-2, -1)))
+
+
+def test_groups_refuse_too_small_classes_in_one_line():
+    import pytest
+    import torch
+
+    from reprlab.data.base import TensorData
+    from reprlab.data.pairs import make_groups
+    from reprlab.errors import DataError
+
+    data = TensorData(torch.rand(6, 4), torch.tensor([0, 0, 1, 2, 3, 4]), name="few")
+    with pytest.raises(DataError, match="lower the group size"):
+        make_groups(data, 2)
+    with pytest.raises(DataError, match="k >= 2"):
+        make_groups(data, 1)

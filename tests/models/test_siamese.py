@@ -124,3 +124,36 @@ def test_training_on_digit_pairs_learns_one_shot_recognition(loss, tmp_path):
     assert result.train_metrics["train/pair_acc"] > 0.9, result.train_metrics
     header = (tmp_path / loss / "metrics.csv").read_text().splitlines()[0]
     assert "val/oneshot_acc" in header and "val/oneshot_error" in header
+
+
+@pytest.mark.parametrize("loss, extra", [("ntxent", ["temperature=0.2"]), ("triplet", ["mining=semi-hard", "group_size=4"])])
+def test_batch_losses_train_on_groups_and_learn_a_similarity(tmp_path, capsys, loss, extra):
+    """Batch-wise losses through `reprlab train siamese`: the training data are class groups, the
+    loss falls, and 5-way one-shot accuracy on held-out digits beats raw pixels' chance."""
+    import json
+
+    from helpers import run_cli
+
+    run = tmp_path / loss
+    code, _, err = run_cli(capsys, "-q", "train", "siamese", "--data", "digits", f"loss={loss}", *extra, "hidden=[64]",
+                           "latent_dim=16", "train.batch_size=16", "--steps", "150", "val_way=5", "val_tasks=50",
+                           "train.val_every=150", "--run-dir", str(run))
+    assert code == 0, err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["val_metrics"]["val/oneshot_acc"] > 0.6  # chance: 0.2
+    rows = (run / "metrics.csv").read_text().splitlines()
+    first, last = float(rows[1].split(",")[1]), float(rows[-1].split(",")[1])
+    assert last < first
+
+
+def test_conv4_twin_resizes_inside_the_net():
+    import torch
+
+    from reprlab.nets.twin import conv4_twin
+
+    net = conv4_twin((1, 105, 105), 32, size=28).eval()
+    small = torch.nn.functional.adaptive_avg_pool2d(torch.rand(3, 1, 105, 105), 28)
+    big = torch.nn.functional.interpolate(small, size=105, mode="nearest")  # any 105-px image
+    assert net(big).shape == (3, 32)
+    # a 28-px input passes the resizing unchanged: the same code as its 105-px original's area-resized copy
+    torch.testing.assert_close(net(torch.nn.functional.adaptive_avg_pool2d(big, 28)), net(big))

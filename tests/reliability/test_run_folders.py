@@ -395,3 +395,21 @@ def test_nan_right_after_a_checkpoint_advice_delete_it_then_resume_works(tmp_pat
         code, err = _run_out(capsys, *base, "train.lr=1e-3", "--resume")
     assert code == 0, err
     assert json.loads((run / "summary.json").read_text())["steps"] == 200
+
+
+def test_resume_of_a_missing_run_advice_start_without_resume_works(tmp_path, capsys):
+    run = tmp_path / "never-trained"
+    code, _, err = train(capsys, "--run-dir", str(run), "--resume")
+    line = error_line(err)
+    assert code == 2 and "nothing to resume" in line and "start without --resume" in line
+    assert not run.exists()
+    assert train(capsys, "--run-dir", str(run), steps=10)[0] == 0  # the advice, followed
+
+
+def test_a_foreign_folder_advice_choose_a_new_folder_works(tmp_path, capsys):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "notes.txt").write_text("mine")
+    code, _, err = train(capsys, "--run-dir", str(tmp_path / "project"))
+    assert code == 2 and "choose a new or empty folder with --run-dir" in error_line(err)
+    assert train(capsys, "--run-dir", str(tmp_path / "project-run"), steps=10)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "project").iterdir()) == ["notes.txt"]

@@ -233,3 +233,99 @@ def make_triplets(data: TensorData, n: int, *, seed: int = 0) -> Tensor:
                 break
         out[k, 2] = j
     return torch.from_numpy(out)
+
+
+@dataclass
+class GroupData:
+    """Groups of ``k`` samples of one class, for losses over all pairs of a batch
+    (:mod:`reprlab.models.metric_losses`): a batch of ``P`` groups holds ``P·k`` images of ``P``
+    classes, so every image has ``k − 1`` positives and ``(P − 1)·k`` negatives in the batch.
+
+    ``groups`` (G, k) int64 indexes ``images``; ``labels`` (G,) is each group's class, and
+    ``rotations`` (G,) in {0, 1, 2, 3} turns the group's images by that many quarter turns: a
+    rotated character is a class of its own (label ``4·y + r``), as in Vinyals et al. (2016).
+    Batches: ``x`` (P·k, C, H, W), ``y`` (P·k,) the class of each image."""
+
+    images: TensorData
+    groups: Tensor
+    labels: Tensor
+    rotations: Tensor
+    name: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.groups.ndim != 2 or self.groups.dtype != torch.int64 or len(self.groups) == 0:
+            raise DataError(f"groups must be a non-empty int64 tensor of shape (G, k), got {self.groups.dtype} {tuple(self.groups.shape)}")
+        if self.labels.shape != (len(self.groups),) or self.rotations.shape != (len(self.groups),):
+            raise DataError(f"labels and rotations must have shape ({len(self.groups)},)")
+        self.name = self.name or f"groups of {self.groups.shape[1]} of {self.images.name}"
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.images.sample_shape
+
+    @property
+    def is_image(self) -> bool:
+        return self.images.is_image
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.x.device
+
+    def take(self, idx: Tensor) -> Batch:
+        """Groups ``idx`` as one batch of ``len(idx)·k`` images and their (rotation) classes."""
+        g = self.groups.index_select(0, idx)  # (P, k)
+        x = self.images.x.index_select(0, g.reshape(-1)).view(*g.shape, *self.images.sample_shape)  # (P, k, C, H, W)
+        r = self.rotations.index_select(0, idx)
+        if self.images.is_image and bool((r > 0).any()):
+            x = x.clone()
+            for turns in (1, 2, 3):
+                sel = r == turns
+                if bool(sel.any()):
+                    x[sel] = torch.rot90(x[sel], turns, dims=(-2, -1))
+        y = (self.labels.index_select(0, idx) * 4 + r).repeat_interleave(g.shape[1])
+        return Batch(x=x.flatten(0, 1), y=y, extras={})
+
+    def to(self, device) -> "GroupData":
+        return replace(self, images=self.images.to(device), groups=self.groups.to(device),
+                       labels=self.labels.to(device), rotations=self.rotations.to(device))
+
+    def subset(self, index) -> "GroupData":
+        return replace(self, groups=self.groups[index], labels=self.labels[index], rotations=self.rotations[index])
+
+
+def make_groups(data: TensorData, k: int, *, rounds: int = 4, rotations: bool = False, seed: int = 0) -> GroupData:
+    """Groups of ``k`` samples of one class: each round splits every class's samples, shuffled,
+    into ``⌊n_c / k⌋`` groups (``rounds`` rounds, each with a new shuffle, so a sample meets
+    different partners). With ``rotations``, every group appears once per quarter turn (0, 90,
+    180, 270 degrees), each a class of its own. Deterministic given ``seed``."""
+    if k < 2:
+        raise DataError(f"a group needs at least 2 samples of a class (k >= 2), got k={k}")
+    if rounds < 1:
+        raise DataError(f"rounds must be at least 1, got {rounds}")
+    y = _labels(data)
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(y == c) for c in np.unique(y)]
+    usable = [m for m in members if len(m) >= k]
+    if len(usable) < 2:
+        raise DataError(f"{data.name}: groups of {k} need at least 2 classes with {k} samples each; "
+                        f"{len(usable)} have; lower the group size (model.group_size)")
+    groups, labels = [], []
+    for _ in range(rounds):
+        for m in usable:
+            shuffled = rng.permutation(m)
+            n = len(m) // k
+            groups.append(shuffled[: n * k].reshape(n, k))
+            labels += [int(y[m[0]])] * n
+    groups = np.concatenate(groups)
+    labels = np.asarray(labels, dtype=np.int64)
+    turns = np.zeros(len(groups), dtype=np.int64)
+    if rotations:
+        groups, labels = np.tile(groups, (4, 1)), np.tile(labels, 4)
+        turns = np.repeat(np.arange(4), len(turns))
+    return GroupData(data, torch.from_numpy(groups.astype(np.int64)), torch.from_numpy(labels), torch.from_numpy(turns),
+                     meta={"k": k, "rounds": rounds, "rotations": rotations, "classes": len(usable) * (4 if rotations else 1),
+                           "seed": seed})

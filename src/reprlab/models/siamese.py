@@ -12,8 +12,12 @@ each a function below that states its equation:
   :math:`p(x_1, x_2) = \sigma(\sum_k \alpha_k |z_k(x_1) - z_k(x_2)| + b)` trained with binary
   cross-entropy plus :math:`\lambda \|w\|^2` over the weights.
 
-The twin is Koch's convolutional network for 105x105 images, a smaller variant for CPUs, or an
-MLP (:mod:`reprlab.nets.twin`). Validation is what the model is for: N-way one-shot accuracy on
+Or trained on batches of class groups with a loss over all pairs of the batch
+(:mod:`reprlab.models.metric_losses`: ``triplet`` with batch-hard / semi-hard mining, ``ntxent``);
+their similarity is the cosine of the codes.
+
+The twin is Koch's convolutional network for 105x105 images, a smaller variant for CPUs, the
+four-block batch-norm convnet of matching / prototypical networks, or an MLP (:mod:`reprlab.nets.twin`). Validation is what the model is for: N-way one-shot accuracy on
 tasks drawn from the validation images (:mod:`reprlab.data.fewshot`); early stopping monitors
 its error.
 """
@@ -30,7 +34,8 @@ from torch import Tensor, nn
 from ..config import option
 from ..data.base import Batch, TensorData
 from ..errors import ConfigError, UsageError
-from ..nets.twin import ARCHS, conv_twin, mlp_twin
+from ..nets.twin import ARCHS, conv4_twin, conv_twin, mlp_twin
+from .metric_losses import ntxent_loss, triplet_loss
 from .base import ReprModel
 from .registry import register_model
 
@@ -86,16 +91,29 @@ def koch_loss(logits: Tensor, same: Tensor, weights: list[Tensor], l2: float) ->
     return bce + l2 * sum(w.pow(2).sum() for w in weights) if l2 > 0 else bce
 
 
+#: losses over all pairs of a batch of class groups (:mod:`reprlab.models.metric_losses`)
+BATCH_LOSSES = ("triplet", "ntxent")
+
+
 # ----------------------------------------------------------------------------- model
 @dataclass
 class SiameseConfig:
-    arch: Literal["koch", "koch-small", "mlp"] = option("mlp", "twin network: Koch's 105x105 convnet, its CPU-sized variant, or an MLP")
+    arch: Literal["koch", "koch-small", "conv4", "mlp"] = option(
+        "mlp", "twin network: Koch's 105x105 convnet, its CPU-sized variant, the 4-block batch-norm convnet, or an MLP")
+    input_size: int = option(28, "conv4: images are area-resized to this size inside the net (0: as given)", ge=0)
     hidden: tuple[int, ...] = option((256,), "MLP hidden widths (arch=mlp)", ge=1)
     latent_dim: int = option(64, "size of the twin's code z (Koch: 4096; formerly embedding_dim)", ge=1, aliases=("embedding_dim",))
     activation: Literal["relu", "tanh", "elu", "gelu", "leaky_relu"] = option("relu", "MLP hidden activation")
-    loss: Literal["koch", "contrastive", "cosine"] = option("koch", "pair loss (see `reprlab.models.siamese`)")
+    loss: Literal["koch", "contrastive", "cosine", "triplet", "ntxent"] = option(
+        "koch", "pair loss (koch, contrastive, cosine) or loss over all pairs of a batch of groups (triplet, ntxent)")
     margin: float = option(1.0, "contrastive: margin m on the distance; cosine: margin m on the cosine (e.g. 0)")
     l2: float = option(1e-4, "koch: λ of the λ‖w‖² penalty over the weights", ge=0)
+    triplet_margin: float = option(0.2, "triplet: margin m on distances between L2-normalized codes", gt=0)
+    mining: Literal["batch-hard", "semi-hard", "all"] = option("batch-hard", "triplet: which triplets of the batch")
+    temperature: float = option(0.1, "ntxent: temperature τ of the cosine similarities", gt=0)
+    group_size: int = option(2, "triplet/ntxent: images per class in a batch (train.batch_size counts classes)", ge=2)
+    group_rounds: int = option(4, "triplet/ntxent: times each class is split into groups (new partners each time)", ge=1)
+    rotations: bool = option(False, "triplet/ntxent: each character turned by 90/180/270 degrees is a class of its own")
     ratio: float = option(2.0, "dissimilar pairs per similar pair (the lecture: 2 to 10)", ge=0)
     per_class: int = option(0, "similar pairs per class (0: all pairs of each class)", ge=0)
     negatives: str = option("random", "dissimilar partners: random, or same:<extra> (e.g. same:alphabet: harder)")
@@ -109,7 +127,7 @@ class SiameseConfig:
             raise ConfigError(f"model.negatives must be random or same:<extra>, got {self.negatives!r}")
 
 
-@register_model("siamese", "Siamese network on pairs: Koch's convnet / MLP twins, koch / contrastive / cosine losses")
+@register_model("siamese", "Siamese network: Koch / conv4 / MLP twins; koch, contrastive, cosine pair losses; triplet, ntxent batch losses")
 class SiameseNet(ReprModel):
     """Twin network ``f`` with shared weights; ``encode(x) = f(x)``, ``similarity(x1, x2)`` the
     learnt similarity (Koch head probability, minus the Euclidean distance, or the cosine)."""
@@ -121,7 +139,9 @@ class SiameseNet(ReprModel):
     def __init__(self, config: SiameseConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         out_act = "sigmoid" if config.loss == "koch" else "linear"
-        if config.arch in ARCHS:
+        if config.arch == "conv4":
+            self.twin = conv4_twin(self.input_shape, config.latent_dim, config.input_size)
+        elif config.arch in ARCHS:
             self.twin = conv_twin(config.arch, self.input_shape, config.latent_dim, out_act)
         else:
             self.twin = mlp_twin(self.input_shape, config.hidden, config.latent_dim, config.activation, out_act)
@@ -133,9 +153,11 @@ class SiameseNet(ReprModel):
             raise UsageError(f"siamese: {data.name} has no labels; give a labelled data set or model.pairs_file=PAIRS.csv")
 
     def training_data(self, data: TensorData, seed: int = 0):
-        from ..data.pairs import make_pairs, read_pairs
+        from ..data.pairs import make_groups, make_pairs, read_pairs
 
         c = self.config
+        if c.loss in BATCH_LOSSES:
+            return make_groups(data, c.group_size, rounds=c.group_rounds, rotations=c.rotations, seed=seed)
         if c.pairs_file:
             return read_pairs(c.pairs_file, data)
         return make_pairs(data, ratio=c.ratio, per_class=c.per_class or None, negatives=c.negatives, seed=seed)
@@ -169,6 +191,17 @@ class SiameseNet(ReprModel):
         return F.normalize(za, dim=1) @ F.normalize(zb, dim=1).T
 
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
+        c = self.config
+        if c.loss in BATCH_LOSSES:  # a batch of class groups: every pair of it at once
+            x = batch.x
+            if self.training and c.augment:
+                from ..data.augment import random_affine
+
+                x = random_affine(x)
+            z = self.twin(x)  # (P·k, d)
+            if c.loss == "triplet":
+                return {"loss": triplet_loss(z, batch.y, c.triplet_margin, c.mining)}
+            return {"loss": ntxent_loss(z, batch.y, c.temperature)}
         x1, x2, same = batch.x, batch.extras["x2"], batch.y.to(batch.x.dtype)
         if self.training and self.config.augment:
             from ..data.augment import random_affine
@@ -176,7 +209,6 @@ class SiameseNet(ReprModel):
             x1, x2 = random_affine(x1), random_affine(x2)
         z = self.twin(torch.cat([x1, x2]))  # (2B, d): one pass through the shared weights
         z1, z2 = z[: len(x1)], z[len(x1) :]
-        c = self.config
         if c.loss == "koch":
             logits = self.head(z1, z2)
             weights = [m.weight for m in self.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]

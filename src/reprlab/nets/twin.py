@@ -7,7 +7,10 @@
 
 ``koch-small``: the same pattern sized for a CPU (about 40x fewer multiply-adds): 2x2 average
 pooling to 52x52, conv 32@5x5, 64@5x5, 64@3x3, 128@3x3 with max-pools in between, fully
-connected ``embedding_dim`` (default 512). ``mlp``: for feature vectors or small images.
+connected ``embedding_dim`` (default 512). ``conv4``: the four-block network of matching and
+prototypical networks (Vinyals et al. 2016; Snell et al. 2017) — each block conv 64@3x3 (padding
+1), batch norm, ReLU, max-pool 2 — on images area-resized to ``size`` (28: 28 → 14 → 7 → 3 → 1),
+then a linear layer to ``embedding_dim``. ``mlp``: for feature vectors or small images.
 """
 
 from __future__ import annotations
@@ -63,3 +66,21 @@ def mlp_twin(input_shape: tuple[int, ...], hidden: tuple[int, ...], embedding_di
              out_activation: str) -> MLP:
     """An MLP ``D -> hidden... -> embedding_dim`` on the flattened input."""
     return MLP(math.prod(input_shape), tuple(hidden), embedding_dim, activation, out_activation)
+
+
+def conv4_twin(input_shape: tuple[int, ...], embedding_dim: int, size: int = 28, channels: int = 64) -> nn.Sequential:
+    """The four-block convolutional twin (see the module docstring); ``size`` 0 keeps the input's size."""
+    if len(input_shape) != 3:
+        raise ConfigError(f"model.arch=conv4 needs images (C, H, W), got samples of shape {input_shape}; use arch=mlp")
+    c, h, w = input_shape
+    mods: list[nn.Module] = []
+    if size:
+        mods.append(nn.AdaptiveAvgPool2d(size))  # area resizing: the identity when the input has that size
+        h = w = size
+    for _ in range(4):
+        mods += [nn.Conv2d(c, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d(2)]
+        c, h, w = channels, h // 2, w // 2
+        if h < 1 or w < 1:
+            raise ConfigError(f"model.arch=conv4: images of {size or input_shape[1]} px are too small for 4 poolings; "
+                              "use model.input_size >= 16")
+    return nn.Sequential(*mods, nn.Flatten(), nn.Linear(c * h * w, embedding_dim))
