@@ -311,3 +311,11 @@ def test_digits_split_deterministic_and_stratified():
     # train and test partition the full set
     rows = lambda d: sorted(map(tuple, torch.cat([d.x.flatten(1), d.y[:, None].float()], 1).tolist()))  # noqa: E731
     assert rows(full) == sorted(rows(a) + rows(test))
+
+
+def test_oneshot_runs_from_an_explicit_path(data_dir, tmp_path):
+    """`omniglot-oneshot:PATH` (what `reprlab oneshot --runs PATH` asks for) reads that zip."""
+    t = load_dataset(f"omniglot-oneshot:{data_dir / 'omniglot' / 'all_runs.zip'}", data_dir=tmp_path)
+    assert len(t) == 20 and t.names[0] == "run01"
+    with pytest.raises(DataError, match="give all_runs.zip or its extracted all_runs/ folder"):
+        load_dataset(f"omniglot-oneshot:{tmp_path / 'nope.zip'}", data_dir=tmp_path)

@@ -251,13 +251,17 @@ def _parse_run(source: _Source, run: str, files: dict[str, str]) -> tuple[np.nda
     kind="tasks",
 )
 def load_omniglot_oneshot(arg, data_dir: Path, split: str, seed: int, download: bool) -> FewShotTasks:
-    """All runs of ``all_runs.zip`` (or the ``all_runs/`` folder) as 20-way 1-shot
+    """All runs of ``all_runs.zip`` (or the ``all_runs/`` folder; ``omniglot-oneshot:PATH`` names
+    either directly) as 20-way 1-shot
     :class:`~reprlab.data.fewshot.FewShotTasks` (``names``: ``run01``...; ``answer[r, j]`` is the
     support image of query j's class); ``split`` and ``seed`` are unused."""
-    if arg is not None:
-        raise DataError(f"omniglot-oneshot takes no argument, got omniglot-oneshot:{arg}")
     data_dir = Path(data_dir)
-    path = _locate(data_dir, "all_runs")
+    if arg is not None:  # omniglot-oneshot:PATH (reprlab oneshot --runs PATH): the zip or the folder itself
+        path = Path(arg).expanduser()
+        if not path.exists():
+            raise DataError(f"Lake's one-shot runs not found at {path}: give all_runs.zip or its extracted all_runs/ folder")
+    else:
+        path = _locate(data_dir, "all_runs")
     if path is None:
         raise DataError(
             f"Omniglot one-shot runs not found: put all_runs.zip (or the extracted all_runs/ folder) "
