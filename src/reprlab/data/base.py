@@ -153,6 +153,28 @@ class TensorData:
             part.meta = {**meta, "part": name}
         return out
 
+    def split_groups(self, key: str, fraction: float, seed: int) -> tuple["TensorData", "TensorData"]:
+        """Split into (first, second) by whole groups of ``extras[key]`` (e.g. Omniglot's
+        alphabets): ``round(fraction · G)`` of the G groups (at least 1, at most G − 1), drawn with
+        ``seed``, go to the second part, so its samples come from groups the first never saw."""
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"split fraction must be in (0, 1), got {fraction}")
+        if key not in self.extras:
+            have = ", ".join(self.extras) or "none"
+            raise DataError(f"{self.name}: no per-sample {key!r} to hold out by (it has: {have}); unset data.val_by")
+        groups = torch.unique(self.extras[key].cpu())
+        if len(groups) < 2:
+            raise DataError(f"{self.name}: one {key} only, none left to hold out; unset data.val_by")
+        k = max(1, min(len(groups) - 1, round(fraction * len(groups))))
+        g = torch.Generator().manual_seed(seed)
+        held = groups[torch.randperm(len(groups), generator=g)[:k]]
+        take = torch.isin(self.extras[key].cpu(), held)
+        first, second = self.subset(torch.nonzero(~take).flatten()), self.subset(torch.nonzero(take).flatten())
+        label = f"{k} of {len(groups)} {key} values held out"
+        for part, name in zip((first, second), ("training", "validation")):
+            part.meta = {**self.meta, "part": name, "held_out": {key: held.tolist()}, "taken": [*self.meta.get("taken", ()), label]}
+        return first, second
+
 
 def describe_size(data) -> str:
     """How many samples ``data`` has, and where the others of its file went, e.g.

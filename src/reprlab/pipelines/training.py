@@ -40,6 +40,8 @@ class DataConfig:
     data_dir: str | None = option(None, "folder holding the data files (default: $REPRLAB_DATA)")
     download: bool = option(False, "download missing files when online (MNIST, Omniglot)")
     val_fraction: float = option(0.1, "fraction of the training split held out for validation (0: none)", ge=0, lt=1)
+    val_by: str | None = option(None, "hold out whole groups instead of samples, e.g. alphabet: val_fraction of "
+                                "Omniglot's alphabets, so that validation tasks come from alphabets training never saw")
 
 
 @dataclass
@@ -158,7 +160,10 @@ def train_run(
         data = dataclasses.replace(data, extras={**data.extras, "row": torch.arange(len(data))})
     val = None
     if rc.data.val_fraction > 0:
-        data, val = data.split(rc.data.val_fraction, rc.train.seed)
+        if rc.data.val_by:
+            data, val = data.split_groups(rc.data.val_by, rc.data.val_fraction, rc.train.seed)
+        else:
+            data, val = data.split(rc.data.val_fraction, rc.train.seed)
     seed_everything(rc.train.seed)
     check_model_fits(lambda: build_model(rc, data.sample_shape), rc.train.optimizer, f"model {rc.model_name}")
     model = build_model(rc, data.sample_shape)
