@@ -77,7 +77,7 @@ def test_read_pairs_from_a_file_and_its_errors(tmp_path):
     with pytest.raises(DataError, match="header i,j,same"):
         read_pairs(f, d)
     f.write_text("i,j,same\n0,99,1\n")
-    with pytest.raises(DataError, match="outside 0..11"):
+    with pytest.raises(DataError, match=r"pairs.csv:2: row 99 does not exist: toy has 12 rows \(0..11\)"):
         read_pairs(f, d)
     with pytest.raises(DataError, match="not found"):
         read_pairs(tmp_path / "none.csv", d)
@@ -165,3 +165,15 @@ def test_groups_refuse_too_small_classes_in_one_line():
         make_groups(data, 2)
     with pytest.raises(DataError, match="k >= 2"):
         make_groups(data, 1)
+
+
+def test_a_pairs_file_naming_a_row_that_does_not_exist_is_one_line(tmp_path, capsys):
+    from helpers import error_line, run_cli
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("i,j,same\n0,1,1\n3,999999,0\n")
+    code, _, err = run_cli(capsys, "-q", "train", "siamese", "--data", "digits", f"model.pairs_file={pairs}", "--steps", "2",
+                           "--run-dir", str(tmp_path / "r"))
+    line = error_line(err)
+    assert code == 2 and f"{pairs}:3: row 999999 does not exist" in line and "1797 rows" in line
+    assert not (tmp_path / "r").exists()

@@ -77,3 +77,22 @@ def test_lake_runs_pixel_nearest_neighbour(data_dir):
         per_run.append(float((d.argmin(1) == tasks.answer[r].numpy()).mean()))
     np.testing.assert_allclose(acc.numpy(), per_run)
     assert 0.1 < float(acc.mean()) < 0.4  # the lecture's table: 1-NN on pixels 21.7 %
+
+
+def test_too_many_shots_or_ways_are_one_line_and_the_advice_works():
+    """A shot larger than the drawers and a way larger than an alphabet: the messages name the
+    largest value that works, and that value works."""
+    import re
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 12  # 12 classes of 5 samples, 2 alphabets of 6 classes
+    d = TensorData(torch.rand(60, 1, 4, 4, generator=g), y, name="toy", extras={"alphabet": y // 6})
+    with pytest.raises(DataError) as e:
+        sample_tasks(d, 3, k_shot=7, n_tasks=5)
+    most = int(re.search(r"at most (\d+)", str(e.value)).group(1))
+    assert most == 4 and sample_tasks(d, 3, k_shot=most, n_tasks=5).k_shot == 4
+    with pytest.raises(DataError) as e:
+        sample_tasks(d, 9, k_shot=1, n_tasks=5, within="alphabet")
+    assert "the largest alphabet has 6" in str(e.value)
+    most = int(re.search(r"at most (\d+)", str(e.value)).group(1))
+    assert sample_tasks(d, most, k_shot=1, n_tasks=5, within="alphabet").n_way == 6

@@ -87,12 +87,16 @@ def sample_tasks(
             groups.setdefault(group_of[c], []).append(c)
     else:
         groups = {0: list(ok)}
+    if len(ok) == 0:  # no class has enough samples for one support set and its queries
+        raise DataError(f"{data.name}: {k_shot}-shot tasks with {n_query} quer{'y' if n_query == 1 else 'ies'} per class "
+                        f"need {need} samples of a class; its largest class has {int(counts.max())}; lower the shot "
+                        f"(at most {int(counts.max()) - n_query})")
     largest = max((len(v) for v in groups.values()), default=0)
     if largest < n_way:
         if not fit or largest < 2:
             where = f" within one {within}" if within else ""
             raise DataError(f"{data.name}: {n_way}-way {k_shot}-shot tasks need {n_way} classes with {need} samples{where}; "
-                            f"the largest has {largest}; lower n_way or use more data")
+                            f"{'the largest ' + within if within else 'it'} has {largest}; lower the way (at most {largest}) or use more data")
         n_way = largest
     eligible = [sorted(v) for v in groups.values() if len(v) >= n_way]
     rng = np.random.default_rng(seed)

@@ -194,6 +194,11 @@ def read_pairs(path: str | Path, data: TensorData) -> PairData:
         raise DataError(f"{path}: no pairs below the header")
     arr = np.array(rows)
     ij, same = arr[:, :2].astype(np.int64), arr[:, 2].astype(np.float32)
+    total = data.meta.get("rows") if "row" in data.extras else len(data)  # rows of the whole file / set
+    if total and (ij.min() < 0 or ij.max() >= total):
+        bad = int(np.flatnonzero((ij < 0).any(1) | (ij >= total).any(1))[0])
+        raise DataError(f"{path}:{bad + 2}: row {int(ij[bad][(ij[bad] < 0) | (ij[bad] >= total)][0])} does not exist: "
+                        f"{data.name} has {total} rows (0..{total - 1}); fix the pair or remove it")
     dropped = 0
     if "row" in data.extras:  # a split of the data: map file rows to positions, keep pairs inside it
         rows_here = data.extras["row"].cpu().numpy()
