@@ -93,3 +93,14 @@ def test_train_on_explicit_pairs_from_a_file(tmp_path, capsys, caplog):
     # both rows in the 72 % (80 % train split, less 10 % validation): about 0.72² of the pairs
     assert "pairs pairs.csv of digits" in line and 0.45 < n / (len(lines) - 1) < 0.6
     assert (run / "model.safetensors").is_file()
+
+
+def test_oneshot_k_shot_uses_prototypes_and_is_no_worse_than_one_shot(siamese_run, capsys):
+    results = {}
+    for shot in (1, 5):
+        code, out, _ = run_cli(capsys, "oneshot", str(siamese_run), "--data", "digits", "--split", "all", "--way", "5",
+                               "--shot", str(shot), "--tasks", "100")
+        assert code == 0
+        results[shot] = json.loads(out)
+    assert results[5]["rule"].startswith("prototypes") and not results[1]["rule"].startswith("prototypes")
+    assert results[5]["mean_accuracy"] >= results[1]["mean_accuracy"] > 0.2  # more shots help; chance is 0.2

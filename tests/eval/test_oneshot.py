@@ -96,3 +96,29 @@ def test_too_many_shots_or_ways_are_one_line_and_the_advice_works():
     assert "the largest alphabet has 6" in str(e.value)
     most = int(re.search(r"at most (\d+)", str(e.value)).group(1))
     assert sample_tasks(d, most, k_shot=1, n_tasks=5, within="alphabet").n_way == 6
+
+
+def test_prototypes_by_hand_and_equal_to_nearest_shot_for_one_shot():
+    """Codes are the images themselves (2-D points); class prototypes are the mean of the shots.
+    A query nearer to one shot of class B but to the mean of class A is answered A."""
+    from reprlab.data.fewshot import FewShotTasks
+
+    pts = torch.tensor([[0.0, 0.0], [2.0, 0.0],    # class A: shots at 0 and 2 -> prototype (1, 0)
+                        [3.2, 0.0], [9.0, 0.0],    # class B: shots at 3.2 and 9 -> prototype (6.1, 0)
+                        [2.9, 0.0]])               # query: nearest shot 3.2 (B), nearest prototype 1 (A)
+    x = pts.view(5, 1, 1, 2)
+    t = FewShotTasks(x, support=torch.tensor([[0, 1, 2, 3]]), support_class=torch.tensor([[0, 0, 1, 1]]),
+                     query=torch.tensor([[4]]), answer=torch.tensor([[0]]), n_way=2, k_shot=2)
+    encode = lambda imgs: imgs.flatten(1)  # noqa: E731
+    neg_dist = lambda a, b: -torch.cdist(a, b)  # noqa: E731
+    assert t.prototype_accuracy(encode, neg_dist).tolist() == [1.0]
+    nearest_shot = FewShotTasks(x, support=torch.tensor([[0, 2]]), support_class=torch.tensor([[0, 1]]),
+                                query=torch.tensor([[4]]), answer=torch.tensor([[1]]), n_way=2, k_shot=1)
+    assert nearest_shot.prototype_accuracy(encode, neg_dist).tolist() == nearest_shot.accuracy(
+        lambda q, s: neg_dist(encode(q), encode(s))).tolist() == [1.0]
+    # random 1-shot tasks: prototypes are the shots themselves
+    g = torch.Generator().manual_seed(0)
+    d = TensorData(torch.rand(60, 1, 3, 3, generator=g), torch.arange(60) % 10, name="toy")
+    tasks = sample_tasks(d, 5, 1, 40, seed=2)
+    torch.testing.assert_close(tasks.prototype_accuracy(encode, neg_dist),
+                               tasks.accuracy(lambda q, s: neg_dist(encode(q), encode(s))))

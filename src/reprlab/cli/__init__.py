@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--data", help="instead: random tasks from this labelled data set (e.g. omniglot:small2)")
     os_.add_argument("--split", default="test", choices=["train", "test", "all"], help="split of --data (default test)")
     os_.add_argument("--way", type=int, default=20, help="N of N-way tasks from --data (default 20)")
-    os_.add_argument("--shot", type=int, default=1, help="k of k-shot tasks from --data (default 1)")
+    os_.add_argument("--shot", type=int, default=1, help="k of k-shot tasks from --data (default 1; k > 1: class prototypes, the mean code of the k shots)")
     os_.add_argument("--tasks", type=int, default=400, help="tasks drawn from --data (default 400)")
     os_.add_argument("--within", help="draw each task's classes from one group, e.g. alphabet")
     os_.add_argument("--seed", type=int, default=0)

@@ -85,8 +85,13 @@ def cmd_oneshot(a: argparse.Namespace) -> int:
         arg = f"omniglot-oneshot:{a.runs}" if a.runs else "omniglot-oneshot"
         tasks = load_dataset(arg, data_dir=a.data_dir)
         what = "Lake et al.'s 20-way one-shot runs"
-    acc = tasks.accuracy(model.similarity_matrix)
-    result = {"run": a.run, "tasks": what, "mean_accuracy": float(acc.mean())}
+    if tasks.k_shot > 1:  # k-shot: the similarity of a query to each class's prototype (mean code)
+        acc = tasks.prototype_accuracy(model.encode_batched, model.code_similarity)
+        rule = "prototypes: the class of the most similar mean code of its shots"
+    else:
+        acc = tasks.accuracy(model.similarity_matrix)
+        rule = "the class of the most similar shot"
+    result = {"run": a.run, "tasks": what, "rule": rule, "mean_accuracy": float(acc.mean())}
     if tasks.names:
         result["per_run"] = {n: float(v) for n, v in zip(tasks.names, acc)}
     print(json.dumps(result, indent=2))

@@ -59,6 +59,23 @@ class FewShotTasks:
             acc[t] = (pred == self.answer[t]).double().mean()
         return acc
 
+    @torch.no_grad()
+    def prototype_accuracy(self, encode: Callable[[Tensor], Tensor], similarity: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        r"""Accuracy of each task (T,) with class prototypes (Snell et al. 2017): the mean code of
+        each class's shots, :math:`c_k = \frac{1}{k} \sum_{s \in S_k} f(s)`, and a query gets the
+        class of the most similar prototype, :math:`\hat c(q) = \arg\max_k \mathrm{sim}(f(q), c_k)`.
+        ``encode``: images -> codes (B, d); ``similarity(za, zb)`` -> (len(za), len(zb)). For 1-shot
+        tasks it is :meth:`accuracy` with ``sim(f(q), f(s))``."""
+        acc = torch.empty(len(self), dtype=torch.float64)
+        for t in range(len(self)):
+            zs, zq = encode(self.x[self.support[t]]), encode(self.x[self.query[t]])  # (S, d), (Q, d)
+            protos = torch.zeros(self.n_way, zs.shape[1], dtype=zs.dtype, device=zs.device)
+            protos.index_add_(0, self.support_class[t].to(zs.device), zs)
+            protos /= torch.bincount(self.support_class[t], minlength=self.n_way).to(zs)[:, None]
+            pred = similarity(zq, protos).argmax(1).cpu()
+            acc[t] = (pred == self.answer[t]).double().mean()
+        return acc
+
 
 def sample_tasks(
     data: TensorData, n_way: int, k_shot: int = 1, n_tasks: int = 100, *, n_query: int = 1, seed: int = 0,

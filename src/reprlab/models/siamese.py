@@ -182,8 +182,17 @@ class SiameseNet(ReprModel):
     @torch.no_grad()
     def similarity_matrix(self, a: Tensor, b: Tensor, batch_size: int = 256) -> Tensor:
         """Similarity of every (a[i], b[j]): (len(a), len(b)); each image is encoded once."""
-        za = torch.cat([self.encode(a[i : i + batch_size]) for i in range(0, len(a), batch_size)])
-        zb = torch.cat([self.encode(b[i : i + batch_size]) for i in range(0, len(b), batch_size)])
+        return self.code_similarity(self.encode_batched(a, batch_size), self.encode_batched(b, batch_size))
+
+    @torch.no_grad()
+    def encode_batched(self, x: Tensor, batch_size: int = 256) -> Tensor:
+        """:meth:`encode` in chunks of ``batch_size``: (len(x), latent_dim)."""
+        return torch.cat([self.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    @torch.no_grad()
+    def code_similarity(self, za: Tensor, zb: Tensor) -> Tensor:
+        """The learnt similarity of every pair of codes (za[i], zb[j]): (len(za), len(zb)) — the Koch
+        head's probability, minus the Euclidean distance (contrastive) or the cosine."""
         if self.config.loss == "koch":
             return torch.sigmoid(self.head.pairwise(za, zb))
         if self.config.loss == "contrastive":
