@@ -31,8 +31,26 @@ from .base import Batch, TensorData
 NegativeFn = Callable[[int, np.ndarray, np.random.Generator], int]
 
 
+class _OverImages:
+    """What the trainer asks of a data set, answered by the images that pairs or groups index."""
+
+    images: TensorData
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.images.sample_shape
+
+    @property
+    def is_image(self) -> bool:
+        return self.images.is_image
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.x.device
+
+
 @dataclass
-class PairData:
+class PairData(_OverImages):
     """Pairs ``(x[i], x[j], same)`` over the samples of ``images``; ``pairs`` is (P, 2) int64,
     ``same`` (P,) float32 in {0, 1}. Batches: ``x`` = x1, ``extras["x2"]`` = x2, ``y`` = same."""
 
@@ -56,18 +74,6 @@ class PairData:
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return self.images.sample_shape
-
-    @property
-    def is_image(self) -> bool:
-        return self.images.is_image
-
-    @property
-    def device(self) -> torch.device:
-        return self.images.x.device
 
     @property
     def num_similar(self) -> int:
@@ -241,7 +247,7 @@ def make_triplets(data: TensorData, n: int, *, seed: int = 0) -> Tensor:
 
 
 @dataclass
-class GroupData:
+class GroupData(_OverImages):
     """Groups of ``k`` samples of one class, for losses over all pairs of a batch
     (:mod:`reprlab.models.metric_losses`): a batch of ``P`` groups holds ``P·k`` images of ``P``
     classes, so every image has ``k − 1`` positives and ``(P − 1)·k`` negatives in the batch.
@@ -267,18 +273,6 @@ class GroupData:
 
     def __len__(self) -> int:
         return len(self.groups)
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return self.images.sample_shape
-
-    @property
-    def is_image(self) -> bool:
-        return self.images.is_image
-
-    @property
-    def device(self) -> torch.device:
-        return self.images.x.device
 
     def take(self, idx: Tensor) -> Batch:
         """Groups ``idx`` as one batch of ``len(idx)·k`` images and their (rotation) classes."""
