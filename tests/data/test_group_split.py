@@ -47,13 +47,18 @@ def test_val_by_through_the_cli(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_siamese_validates_on_unseen_alphabets(data_dir, tmp_path, capsys):
+def test_siamese_validates_on_unseen_alphabets(data_dir, tmp_path, capsys, caplog):
     import json
+    import logging
 
     run = tmp_path / "s"
+    caplog.set_level(logging.INFO, logger="reprlab")
     code, _, err = run_cli(capsys, "-q", "train", "siamese", "--data", "omniglot:small1", "--data-dir", str(data_dir),
                            "data.val_by=alphabet", "data.val_fraction=0.2", "arch=conv4", "loss=ntxent", "latent_dim=16",
                            "train.batch_size=8", "--steps", "3", "val_way=5", "val_tasks=5", "--run-dir", str(run))
     assert code == 0, err
     assert "val_by: alphabet" in (run / "config.yaml").read_text()
     assert "val/oneshot_acc" in json.loads((run / "summary.json").read_text())["val_metrics"]
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("validation on held-out alphabet")]
+    held = line.split(": ", 1)[1].split(", ")
+    assert len(held) == 1 and held[0][0].isalpha()  # 1 of small1's 5 alphabets, by name

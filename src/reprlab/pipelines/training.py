@@ -162,6 +162,9 @@ def train_run(
     if rc.data.val_fraction > 0:
         if rc.data.val_by:
             data, val = data.split_groups(rc.data.val_by, rc.data.val_fraction, rc.train.seed)
+            held, names = val.meta["held_out"][rc.data.val_by], data.meta.get(f"{rc.data.val_by}s")
+            shown = [names[i] for i in held] if isinstance(names, list) and all(0 <= i < len(names) for i in held) else held
+            log.info(f"validation on held-out {rc.data.val_by} values: {', '.join(map(str, shown))}")
         else:
             data, val = data.split(rc.data.val_fraction, rc.train.seed)
     seed_everything(rc.train.seed)
