@@ -53,7 +53,7 @@ def test_siamese_validates_on_unseen_alphabets(data_dir, tmp_path, capsys, caplo
 
     run = tmp_path / "s"
     caplog.set_level(logging.INFO, logger="reprlab")
-    code, _, err = run_cli(capsys, "-q", "train", "siamese", "--data", "omniglot:small1", "--data-dir", str(data_dir),
+    code, _, err = run_cli(capsys, "train", "siamese", "--data", "omniglot:small1", "--data-dir", str(data_dir),
                            "data.val_by=alphabet", "data.val_fraction=0.2", "arch=conv4", "loss=ntxent", "latent_dim=16",
                            "train.batch_size=8", "--steps", "3", "val_way=5", "val_tasks=5", "--run-dir", str(run))
     assert code == 0, err
