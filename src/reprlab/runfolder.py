@@ -38,7 +38,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from .errors import UsageError
 from .files import OutputError, ensure_dir, is_temporary, output_error, write_json
@@ -209,6 +208,18 @@ class RunFolder:
         if self.lock is not None:
             self.lock.release()
 
+    def __enter__(self) -> "RunFolder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """The lock is released on any exit; folders this call created are removed again when the
+        block fails before any step was logged."""
+        try:
+            if exc_type is not None:
+                self.remove_if_unused()
+        finally:
+            self.release()
+
     def remove_if_unused(self) -> bool:
         """After a failure before the first training step: remove the folders this call created
         when they hold nothing but the marker, the lock and the config (no step was logged)."""
@@ -235,8 +246,8 @@ def open_run_folder(path: str | os.PathLike, *, resume: bool = False, overwrite:
     """Check, create or adopt, and lock the run folder ``path`` (see the module's table).
 
     Raises a one-line :class:`RunFolderError` / :class:`OutputError` and changes nothing when the
-    folder cannot be used as asked. The returned :class:`RunFolder` holds the lock: call
-    ``release()`` when the run ends (or use :func:`run_folder`).
+    folder cannot be used as asked. The returned :class:`RunFolder` holds the lock; use it as a
+    context (``with open_run_folder(...) as folder:``) to release it, however the block ends.
     """
     if resume and overwrite:
         raise RunFolderError("pass either --resume or --overwrite, not both")
@@ -316,17 +327,3 @@ def _settle(folder: RunFolder, *, resume: bool, overwrite: bool, log) -> None:
     _write_marker(path)
     if resume and log:
         log(f"{path} has no checkpoint yet: starting from step 0")
-
-
-@contextlib.contextmanager
-def run_folder(path: str | os.PathLike, *, resume: bool = False, overwrite: bool = False, log=None) -> Iterator[RunFolder]:
-    """:func:`open_run_folder` as a context: the lock is released on any exit, and folders this
-    call created are removed again when the block fails before any step was logged."""
-    folder = open_run_folder(path, resume=resume, overwrite=overwrite, log=log)
-    try:
-        yield folder
-    except BaseException:
-        folder.remove_if_unused()
-        raise
-    finally:
-        folder.release()

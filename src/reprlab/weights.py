@@ -77,9 +77,9 @@ def read_weights(path: Path, *, fix: str = "it may be corrupt") -> tuple[dict[st
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one read: the header's metadata and the tensors
             meta = f.metadata() or {}
-        state = load_file(str(path))
+            state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise CheckpointError(f"{path} is not a readable safetensors file ({reason}); {fix}") from None

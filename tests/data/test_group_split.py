@@ -45,6 +45,10 @@ def test_val_by_through_the_cli(tmp_path, capsys):
                            "--run-dir", str(tmp_path / "r"))
     assert code == 2 and "unset data.val_by" in error_line(err)
     assert not (tmp_path / "r").exists()
+    code, _, err = run_cli(capsys, "-q", "train", "ae", "--data", "digits", "data.val_by=alphabet",
+                           "data.val_fraction=0", "--steps", "2", "--run-dir", str(tmp_path / "r"))
+    assert code == 2 and "data.val_fraction is 0; set data.val_fraction" in error_line(err)
+    assert not (tmp_path / "r").exists()
 
 
 def test_siamese_validates_on_unseen_alphabets(data_dir, tmp_path, capsys, caplog):

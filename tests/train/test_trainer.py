@@ -16,6 +16,7 @@ from reprlab.errors import CheckpointError, NonFiniteLossError
 from reprlab.models import AutoEncoder, AutoEncoderConfig, ReprModel, Update
 from reprlab.pipelines.training import build_run_config, train_run
 from reprlab.train import Trainer, TrainConfig, seed_everything
+from reprlab import weights
 from reprlab.train import checkpoint as ckpt
 from reprlab.train.trainer import lr_lambda
 
@@ -261,15 +262,15 @@ def test_state_flattening_round_trips_optimizer_states():
 def test_load_weights_refuses_files_of_another_model_and_garbage(tmp_path):
     small = AutoEncoder(AutoEncoderConfig(hidden=(8,), latent_dim=2), (1, 8, 8))
     big = AutoEncoder(AutoEncoderConfig(hidden=(16,), latent_dim=2), (1, 8, 8))
-    ckpt.save_weights(small, tmp_path / "small.safetensors")
+    weights.save_weights(small, tmp_path / "small.safetensors")
     with pytest.raises(CheckpointError, match="shape"):
-        ckpt.load_weights(tmp_path / "small.safetensors", big)
+        weights.load_weights(tmp_path / "small.safetensors", big)
     other = AutoEncoder(AutoEncoderConfig(hidden=(8, 8), latent_dim=2), (1, 8, 8))
     with pytest.raises(CheckpointError, match="another model"):
-        ckpt.load_weights(tmp_path / "small.safetensors", other)
+        weights.load_weights(tmp_path / "small.safetensors", other)
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 7 + b"not a safetensors file")
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
-        ckpt.load_weights(tmp_path / "junk.safetensors", small)
+        weights.load_weights(tmp_path / "junk.safetensors", small)
 
 
 def test_data_shape_mismatch_is_refused():

@@ -135,7 +135,7 @@ def _paths(data_name: str, seed: int, root: Path) -> tuple[Path, Path]:
 
 def _load_cached(weights: Path, info_path: Path) -> FeatureClassifier:
     """The cached classifier, or CheckpointError (one line) when it is missing, altered or unreadable."""
-    from ..train.checkpoint import load_weights, sha256
+    from ..weights import load_weights, sha256
 
     try:
         info = json.loads(info_path.read_text())
@@ -153,7 +153,7 @@ def _load_cached(weights: Path, info_path: Path) -> FeatureClassifier:
 
 def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_path: Path, log: Callable) -> FeatureClassifier:
     from ..data import load_dataset
-    from ..train.checkpoint import save_weights, sha256
+    from ..weights import save_weights, sha256
 
     train = load_dataset(data_name, split="train", data_dir=data_dir, seed=seed)
     test = load_dataset(data_name, split="test", data_dir=data_dir, seed=seed)
@@ -240,7 +240,7 @@ def inception_features(weights: str | os.PathLike | None = None) -> InceptionFea
     slightly from published numbers.
     """
     if weights is not None:
-        from ..train.checkpoint import read_foreign_state_dict
+        from ..weights import read_foreign_state_dict
 
         return InceptionFeatures(read_foreign_state_dict(Path(weights).expanduser(), "give torchvision's inception_v3 state dict (.pth or .safetensors)"))
     from torchvision.models import Inception_V3_Weights

@@ -57,6 +57,7 @@ def triplet_loss(z: Tensor, y: Tensor, margin: float = 0.2, mining: str = "batch
     - ``all``: every triplet.
 
     ``z``: (B, d) codes; ``y``: (B,) labels. Returns 0 (with a gradient) when no triplet qualifies.
+    ``semi-hard`` and ``all`` build a (B, B, B) tensor (B = 512: 134M entries): batch-hard needs (B, B).
     """
     if mining not in MINING:
         raise ConfigError(f"triplet mining must be one of {', '.join(MINING)}, got {mining!r}")

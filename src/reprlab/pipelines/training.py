@@ -43,6 +43,11 @@ class DataConfig:
     val_by: str | None = option(None, "hold out whole groups instead of samples, e.g. alphabet: val_fraction of "
                                 "Omniglot's alphabets, so that validation tasks come from alphabets training never saw")
 
+    def __post_init__(self):
+        if self.val_by and self.val_fraction == 0:
+            raise ConfigError(f"data.val_by={self.val_by} holds out a fraction of the {self.val_by} values, but "
+                              "data.val_fraction is 0; set data.val_fraction (e.g. 0.2) or unset data.val_by")
+
 
 @dataclass
 class RunConfig:
@@ -179,14 +184,8 @@ def train_run(
         return _train(rc, model, data, val, fit_data, None)
     # after data and model: a bad config leaves no run folder behind, and a folder made here is
     # removed again when the run fails before its first step
-    folder = prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
-    try:
+    with prepare_run_dir(run_dir, resume=resume, overwrite=overwrite) as folder:
         return _train(rc, model, data, val, fit_data, folder)
-    except BaseException:
-        folder.remove_if_unused()
-        raise
-    finally:
-        folder.release()
 
 
 def _train(rc: RunConfig, model, data, val, fit_data, folder: RunFolder | None) -> tuple[Any, FitResult]:

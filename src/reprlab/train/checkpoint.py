@@ -30,14 +30,7 @@ from torch import Tensor
 
 from ..errors import CheckpointError
 from ..files import fsync_dir
-from ..weights import (  # noqa: F401  (re-exported: the trainer reads and writes weights through here)
-    load_weights,
-    read_foreign_state_dict,
-    read_weights,
-    save_weights,
-    sha256,
-    tensors_digest,
-)
+from ..weights import sha256
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 

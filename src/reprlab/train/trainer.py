@@ -36,6 +36,7 @@ from ..data.base import TensorBatches, TensorData
 from ..errors import CheckpointError, ConfigError, NonFiniteLossError
 from ..files import OutputError, ensure_dir, is_output_failure, output_error, write_json
 from ..models.base import ReprModel, Update
+from ..weights import load_weights, save_weights
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .early_stopping import EarlyStopping
@@ -301,7 +302,7 @@ class Trainer:
         fabric.barrier()
         ckpt.save_state(ckpt.rng_state(), tmp, f"rng-rank{fabric.global_rank}")
         if self.is_main:
-            ckpt.save_weights(model, tmp / "model.safetensors")
+            save_weights(model, tmp / "model.safetensors")
             state = {
                 "optimizers": [o.state_dict() for o in optimizers],
                 "schedulers": [s.state_dict() for s in schedulers],
@@ -321,7 +322,7 @@ class Trainer:
             raise CheckpointError(
                 f"nothing to resume in {self.run_dir}: it has no complete checkpoint; start without --resume"
             )
-        ckpt.load_weights(path / "model.safetensors", model)
+        load_weights(path / "model.safetensors", model)
         state = ckpt.load_state(path, "state")
         if len(state["optimizers"]) != len(optimizers):
             raise CheckpointError(f"checkpoint {path} has {len(state['optimizers'])} optimizers, the model has {len(optimizers)}")
@@ -592,7 +593,7 @@ class Trainer:
         monitor = metrics.get(parts.model.monitor, next(iter(metrics.values()), None))
         improved = state.early.update(monitor)
         if improved and self.cfg.early_stopping_patience and self.run_dir is not None and self.is_main:
-            ckpt.save_weights(parts.model, self.run_dir / "best.safetensors")
+            save_weights(parts.model, self.run_dir / "best.safetensors")
         return metrics
 
     def _checkpoint(self, parts: _FitParts, state: _FitState) -> None:
@@ -617,7 +618,7 @@ class Trainer:
         wall = state.elapsed_before + time.perf_counter() - state.t0
         if state.stopped_early and self.run_dir is not None and (self.run_dir / "best.safetensors").exists():
             fabric.barrier()
-            ckpt.load_weights(self.run_dir / "best.safetensors", model)  # restore the best weights
+            load_weights(self.run_dir / "best.safetensors", model)  # restore the best weights
 
         replica_diff = None
         if parts.world > 1:  # DDP keeps replicas equal; check it: max over weights of (max - min over ranks)
@@ -640,7 +641,7 @@ class Trainer:
             resumed_from=state.resumed_from,
         )
         if self.run_dir is not None and self.is_main:
-            ckpt.save_weights(model, self.run_dir / "model.safetensors")
+            save_weights(model, self.run_dir / "model.safetensors")
             write_json(self.run_dir / "summary.json", result.__dict__)
         if parts.writer is not None:
             parts.writer.close()
