@@ -177,3 +177,29 @@ def test_a_pairs_file_naming_a_row_that_does_not_exist_is_one_line(tmp_path, cap
     line = error_line(err)
     assert code == 2 and f"{pairs}:3: row 999999 does not exist" in line and "1797 rows" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_family_batches_come_from_one_alphabet_and_cover_every_group_once():
+    from reprlab.data.pairs import make_groups
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(120) % 12  # 12 classes of 10 samples
+    alphabet = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2])  # 3 alphabets of 5, 3, 4 classes
+    data = TensorData(torch.rand(120, 1, 4, 4, generator=g), y, name="toy", extras={"alphabet": alphabet[y]})
+    groups = make_groups(data, 2, rounds=2, rotations=True, seed=0, family="alphabet")
+    assert torch.equal(groups.families, alphabet[groups.labels])
+    batches = TensorBatches(groups, 16, seed=3)
+    order = batches.order(0)
+    assert sorted(order.tolist()) == list(range(len(groups)))  # a permutation: every group once per epoch
+    full_blocks = sum(int((groups.families == f).sum()) // 16 for f in range(3))
+    for i in range(full_blocks):  # the leading blocks each from one alphabet
+        assert len(set(groups.families[order[i * 16 : (i + 1) * 16]].tolist())) == 1
+    assert not torch.equal(order, batches.order(1)) and torch.equal(order, TensorBatches(groups, 16, seed=3).order(0))
+    b = batches.at_step(0)
+    assert len(set(alphabet[b.y // 4].tolist())) == 1  # labels 4y + r: the batch's characters share an alphabet
+    plain = make_groups(data, 2, rounds=2, rotations=True, seed=0)
+    assert plain.families is None and plain.epoch_order(16, torch.Generator()) is None
+    with pytest.raises(DataError, match="use model.negatives=random"):
+        make_groups(TensorData(data.x, y, name="toy"), 2, family="alphabet")
+    sub = groups.subset(torch.arange(10))
+    assert torch.equal(sub.families, groups.families[:10])

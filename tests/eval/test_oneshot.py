@@ -10,7 +10,7 @@ from reprlab.data import load_dataset
 from reprlab.data.base import TensorData
 from reprlab.errors import DataError
 from reprlab.data.fewshot import sample_tasks
-from reprlab.eval.oneshot import fewshot_accuracy, pixel_similarity
+from reprlab.eval.oneshot import fewshot_accuracy, pixel_cosine_similarity, pixel_similarity
 
 
 def _toy(n_classes=8, per_class=4, groups=2):
@@ -77,6 +77,20 @@ def test_lake_runs_pixel_nearest_neighbour(data_dir):
         per_run.append(float((d.argmin(1) == tasks.answer[r].numpy()).mean()))
     np.testing.assert_allclose(acc.numpy(), per_run)
     assert 0.1 < float(acc.mean()) < 0.4  # the lecture's table: 1-NN on pixels 21.7 %
+
+
+def test_lake_runs_pixel_cosine_nearest_neighbour_against_sklearn(data_dir):
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    tasks = load_dataset("omniglot-oneshot", data_dir=data_dir)
+    acc = fewshot_accuracy(pixel_cosine_similarity, tasks)
+    per_run = []
+    for r in range(20):
+        s = tasks.x[tasks.support[r]].flatten(1).double().numpy()
+        q = tasks.x[tasks.query[r]].flatten(1).double().numpy()
+        per_run.append(float((cosine_similarity(q, s).argmax(1) == tasks.answer[r].numpy()).mean()))
+    np.testing.assert_allclose(acc.numpy(), per_run)
+    assert not np.allclose(acc.numpy(), fewshot_accuracy(pixel_similarity, tasks).numpy())  # a different rule
 
 
 def test_too_many_shots_or_ways_are_one_line_and_the_advice_works():

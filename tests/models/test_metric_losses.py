@@ -3,12 +3,14 @@ dependency), and hand-worked cases."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from pytorch_metric_learning import distances, losses, miners, reducers  # the test extra: pip install -e '.[test]'
 
 from reprlab.errors import ConfigError
-from reprlab.models.metric_losses import ntxent_loss, pairwise_distances, triplet_loss
+from reprlab.models.metric_losses import ntxent_loss, pairwise_distances, protonet_loss, triplet_loss
 
 
 def batch(seed: int = 0, n: int = 24, d: int = 8, classes: int = 5):
@@ -92,3 +94,40 @@ def test_bad_options_are_one_line_errors():
         triplet_loss(z, y, mining="hardest")
     with pytest.raises(ConfigError, match="temperature must be > 0"):
         ntxent_loss(z, y, 0.0)
+
+
+def _protonet_by_hand(z, y, n_support):
+    """The episode loss written as a loop over classes and queries (independent of the vectorized one)."""
+    protos, labels = [], []
+    for c in sorted(set(y.tolist())):
+        rows = [i for i in range(len(y)) if int(y[i]) == c]
+        protos.append(z[rows[:n_support]].mean(0))
+        labels.append(c)
+    protos = torch.stack(protos)
+    terms = []
+    for c in labels:
+        rows = [i for i in range(len(y)) if int(y[i]) == c][n_support:]
+        for q in rows:
+            d2 = ((z[q] - protos) ** 2).sum(1)
+            terms.append(d2[labels.index(c)] + torch.logsumexp(-d2, 0))
+    return torch.stack(terms).mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n_support", [1, 2])
+def test_protonet_matches_a_loop_over_classes_and_queries(seed, n_support):
+    z, y = batch(seed)
+    assert torch.allclose(protonet_loss(z, y, n_support), _protonet_by_hand(z, y, n_support), rtol=1e-10)
+
+
+def test_protonet_by_hand_on_two_points_per_class():
+    # two classes on a line: supports at 0 and 2, queries at 0.5 (class 0) and 2 (class 1)
+    z = torch.tensor([[0.0], [2.0], [0.5], [2.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1, 0, 1])
+    q0 = -math.log(math.exp(-0.25) / (math.exp(-0.25) + math.exp(-2.25)))
+    q1 = -math.log(math.exp(0.0) / (math.exp(-4.0) + math.exp(0.0)))
+    assert float(protonet_loss(z, y, 1)) == pytest.approx((q0 + q1) / 2, rel=1e-12)
+    only_support = protonet_loss(z[:2], y[:2], 1)  # no query: 0 with a gradient
+    assert float(only_support) == 0.0
+    with pytest.raises(ConfigError, match="n_support must be >= 1"):
+        protonet_loss(z, y, 0)

@@ -126,7 +126,8 @@ def test_training_on_digit_pairs_learns_one_shot_recognition(loss, tmp_path):
     assert "val/oneshot_acc" in header and "val/oneshot_error" in header
 
 
-@pytest.mark.parametrize("loss, extra", [("ntxent", ["temperature=0.2"]), ("triplet", ["mining=semi-hard", "group_size=4"])])
+@pytest.mark.parametrize("loss, extra", [("ntxent", ["temperature=0.2"]), ("triplet", ["mining=semi-hard", "group_size=4"]),
+                                         ("protonet", ["group_size=3", "n_support=1"])])
 def test_batch_losses_train_on_groups_and_learn_a_similarity(tmp_path, capsys, loss, extra):
     """Batch-wise losses through `reprlab train siamese`: the training data are class groups, the
     loss falls, and 5-way one-shot accuracy on held-out digits beats raw pixels' chance."""
@@ -157,3 +158,40 @@ def test_conv4_twin_resizes_inside_the_net():
     assert net(big).shape == (3, 32)
     # a 28-px input passes the resizing unchanged: the same code as its 105-px original's area-resized copy
     torch.testing.assert_close(net(torch.nn.functional.adaptive_avg_pool2d(big, 28)), net(big))
+
+
+def test_protonet_needs_a_query_per_group_and_scores_by_squared_distance():
+    import torch
+
+    from reprlab.errors import ConfigError
+    from reprlab.models.siamese import SiameseConfig, SiameseNet
+
+    with pytest.raises(ConfigError, match="use model.group_size >= 3"):
+        SiameseConfig(loss="protonet", group_size=2, n_support=2)
+    net = SiameseNet(SiameseConfig(loss="protonet", hidden=(8,), latent_dim=4), (6,)).eval()
+    a, b = torch.rand(3, 6), torch.rand(5, 6)
+    za, zb = net.encode(a), net.encode(b)
+    torch.testing.assert_close(net.similarity_matrix(a, b), -((za[:, None] - zb[None]) ** 2).sum(-1))
+
+
+def test_omniglot_recipe_fills_only_what_the_user_left_unset(caplog, tmp_path):
+    """`--data omniglot` brings the one-shot recipe; a key set on the command line or in a config
+    file wins; other data sets keep the plain defaults; a finished run's config is left alone."""
+    import logging
+
+    from reprlab.models.siamese import SiameseNet
+    from reprlab.pipelines.training import build_run_config
+
+    recipe = SiameseNet.recipes["omniglot"]
+    with caplog.at_level(logging.INFO, logger="reprlab"):
+        rc = build_run_config("siamese", None, [("data.name", "omniglot:small1")])
+    assert rc.model.arch == recipe["arch"] == "conv4" and rc.model.loss == recipe["loss"]
+    assert rc.train.lr == recipe["train.lr"] and rc.train.max_steps == recipe["train.max_steps"]
+    assert "the recipe for these data sets" in caplog.text and "model.arch=conv4" in caplog.text
+    mine = build_run_config("siamese", {"train": {"lr": 0.5}}, [("data.name", "omniglot"), ("arch", "mlp"), ("loss", "koch")])
+    assert (mine.model.arch, mine.model.loss, mine.train.lr) == ("mlp", "koch", 0.5)
+    assert mine.model.rotations is True  # the rest of the recipe still applies
+    plain = build_run_config("siamese", None, [("data.name", "digits")])
+    assert plain.model.arch == "mlp" and plain.model.loss == "koch"
+    resolved = build_run_config("siamese", {**plain.to_dict(), "data": {**plain.to_dict()["data"], "name": "omniglot"}})
+    assert resolved.model.arch == "mlp"  # every key set: nothing to fill

@@ -165,12 +165,32 @@ def test_siamese_section_beats_pixels_at_one_shot(tmp_path):
     from reprlab.viz.html import Section
 
     s = Section("siamese", "t")
-    tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=None), s)
+    no_omniglot = tmp_path / "data"  # a data folder without Omniglot: the section uses the embedded digits
+    no_omniglot.mkdir()
+    tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=str(no_omniglot)), s)
     for way in (5, 10):
         assert _metric(s, f"oneshot_{way}way_siamese") > _metric(s, f"oneshot_{way}way_pixels")
         assert metric_row(s, f"oneshot_{way}way_siamese")["chance"] == 1 / way
     assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
     assert any("one-shot tasks" in c and "green" in c for c, _ in s.figures)
+
+
+def test_siamese_section_uses_lake_runs_when_omniglot_is_present(tmp_path, data_dir):
+    """With Omniglot in the data folder the section trains the omniglot recipe and scores Lake's
+    runs: the pixel rows are the benchmark's computations, the Siamese net beats both."""
+    from reprlab.data import load_dataset
+    from reprlab.eval.oneshot import fewshot_accuracy, pixel_cosine_similarity, pixel_similarity
+    from reprlab.viz.html import Section
+
+    s = Section("siamese", "t")
+    tour.SECTIONS["siamese"][1](tour.TourContext(tmp_path, quick=True, seed=0, data_dir=str(data_dir)), s)
+    runs = load_dataset("omniglot-oneshot", data_dir=data_dir)
+    assert _metric(s, "lake20_pixels_euclidean") == float(fewshot_accuracy(pixel_similarity, runs).mean())
+    assert _metric(s, "lake20_pixels_cosine") == float(fewshot_accuracy(pixel_cosine_similarity, runs).mean())
+    assert _metric(s, "lake20_siamese") > max(_metric(s, "lake20_pixels_euclidean"), _metric(s, "lake20_pixels_cosine"))
+    assert "omniglot" in (tmp_path / "runs" / "siamese-omniglot" / "config.yaml").read_text()
+    assert "arch: conv4" in (tmp_path / "runs" / "siamese-omniglot" / "config.yaml").read_text()  # the recipe
+    assert len(s.figures) == 2 and all(p.stat().st_size > 0 for _, p in s.figures)
 
 
 def test_vae_section_reports_a_likelihood_below_the_elbo(tmp_path):

@@ -265,7 +265,10 @@ class TensorBatches:
             n = len(self.data)
             if self.shuffle:
                 g = torch.Generator().manual_seed(self.seed + epoch)
-                perm = torch.randperm(n, generator=g)
+                own = getattr(self.data, "epoch_order", None)  # data that compose their own batches
+                perm = own(self.batch_size, g) if own is not None else None
+                if perm is None:
+                    perm = torch.randperm(n, generator=g)
             else:
                 perm = torch.arange(n)
             self._perm = perm.to(self.data.device)

@@ -255,7 +255,11 @@ class GroupData(_OverImages):
     ``groups`` (G, k) int64 indexes ``images``; ``labels`` (G,) is each group's class, and
     ``rotations`` (G,) in {0, 1, 2, 3} turns the group's images by that many quarter turns: a
     rotated character is a class of its own (label ``4·y + r``), as in Vinyals et al. (2016).
-    Batches: ``x`` (P·k, C, H, W), ``y`` (P·k,) the class of each image."""
+    Batches: ``x`` (P·k, C, H, W), ``y`` (P·k,) the class of each image.
+
+    ``families`` (G,), when given, is a coarser grouping of the classes (e.g. each character's
+    alphabet): :meth:`epoch_order` then fills each batch from one family, so that the negatives
+    of a batch are the look-alikes a within-family task asks to tell apart."""
 
     images: TensorData
     groups: Tensor
@@ -263,12 +267,15 @@ class GroupData(_OverImages):
     rotations: Tensor
     name: str = ""
     meta: dict = field(default_factory=dict)
+    families: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.groups.ndim != 2 or self.groups.dtype != torch.int64 or len(self.groups) == 0:
             raise DataError(f"groups must be a non-empty int64 tensor of shape (G, k), got {self.groups.dtype} {tuple(self.groups.shape)}")
         if self.labels.shape != (len(self.groups),) or self.rotations.shape != (len(self.groups),):
             raise DataError(f"labels and rotations must have shape ({len(self.groups)},)")
+        if self.families is not None and self.families.shape != (len(self.groups),):
+            raise DataError(f"families must have shape ({len(self.groups)},), got {tuple(self.families.shape)}")
         self.name = self.name or f"groups of {self.groups.shape[1]} of {self.images.name}"
 
     def __len__(self) -> int:
@@ -288,19 +295,48 @@ class GroupData(_OverImages):
         y = (self.labels.index_select(0, idx) * 4 + r).repeat_interleave(g.shape[1])
         return Batch(x=x.flatten(0, 1), y=y, extras={})
 
+    def epoch_order(self, batch_size: int, generator: torch.Generator) -> Tensor | None:
+        """With ``families``: a permutation of the groups whose consecutive blocks of ``batch_size``
+        each come from one family (the families' blocks in random order; what is left of each
+        family after its full blocks is shuffled together into the last blocks). ``None`` without
+        families (the caller shuffles uniformly)."""
+        if self.families is None:
+            return None
+        fam = self.families.cpu()
+        blocks, rest = [], []
+        for f in torch.unique(fam):
+            idx = torch.nonzero(fam == f).flatten()
+            idx = idx[torch.randperm(len(idx), generator=generator)]
+            n = len(idx) // batch_size * batch_size
+            blocks += list(idx[:n].split(batch_size))
+            rest.append(idx[n:])
+        order = [blocks[i] for i in torch.randperm(len(blocks), generator=generator).tolist()]
+        rest_t = torch.cat(rest)
+        order.append(rest_t[torch.randperm(len(rest_t), generator=generator)])
+        return torch.cat(order)
+
     def to(self, device) -> "GroupData":
         return replace(self, images=self.images.to(device), groups=self.groups.to(device),
-                       labels=self.labels.to(device), rotations=self.rotations.to(device))
+                       labels=self.labels.to(device), rotations=self.rotations.to(device),
+                       families=None if self.families is None else self.families.to(device))
 
     def subset(self, index) -> "GroupData":
-        return replace(self, groups=self.groups[index], labels=self.labels[index], rotations=self.rotations[index])
+        return replace(self, groups=self.groups[index], labels=self.labels[index], rotations=self.rotations[index],
+                       families=None if self.families is None else self.families[index])
 
 
-def make_groups(data: TensorData, k: int, *, rounds: int = 4, rotations: bool = False, seed: int = 0) -> GroupData:
+def make_groups(data: TensorData, k: int, *, rounds: int = 4, rotations: bool = False, seed: int = 0,
+                family: str | None = None) -> GroupData:
     """Groups of ``k`` samples of one class: each round splits every class's samples, shuffled,
     into ``⌊n_c / k⌋`` groups (``rounds`` rounds, each with a new shuffle, so a sample meets
     different partners). With ``rotations``, every group appears once per quarter turn (0, 90,
-    180, 270 degrees), each a class of its own. Deterministic given ``seed``."""
+    180, 270 degrees), each a class of its own. With ``family`` (a key of ``data.extras``, e.g.
+    ``alphabet``), each batch is filled from one value of it (:meth:`GroupData.epoch_order`).
+    Deterministic given ``seed``."""
+    if family is not None and family not in data.extras:
+        have = ", ".join(f"same:{k}" for k in data.extras) or "none"
+        raise DataError(f"{data.name} has no {family!r} of each sample for same:{family} batches; "
+                        f"available: {have}; use model.negatives=random")
     if k < 2:
         raise DataError(f"a group needs at least 2 samples of a class (k >= 2), got k={k}")
     if rounds < 1:
@@ -312,19 +348,23 @@ def make_groups(data: TensorData, k: int, *, rounds: int = 4, rotations: bool = 
     if len(usable) < 2:
         raise DataError(f"{data.name}: groups of {k} need at least 2 classes with {k} samples each; "
                         f"{len(usable)} have; lower the group size (model.group_size)")
-    groups, labels = [], []
+    fam_of = None if family is None else np.asarray(data.extras[family].cpu())
+    groups, labels, fams = [], [], []
     for _ in range(rounds):
         for m in usable:
             shuffled = rng.permutation(m)
             n = len(m) // k
             groups.append(shuffled[: n * k].reshape(n, k))
             labels += [int(y[m[0]])] * n
+            fams += [int(fam_of[m[0]]) if fam_of is not None else 0] * n
     groups = np.concatenate(groups)
     labels = np.asarray(labels, dtype=np.int64)
+    fams = np.asarray(fams, dtype=np.int64)
     turns = np.zeros(len(groups), dtype=np.int64)
     if rotations:
-        groups, labels = np.tile(groups, (4, 1)), np.tile(labels, 4)
+        groups, labels, fams = np.tile(groups, (4, 1)), np.tile(labels, 4), np.tile(fams, 4)
         turns = np.repeat(np.arange(4), len(turns))
     return GroupData(data, torch.from_numpy(groups.astype(np.int64)), torch.from_numpy(labels), torch.from_numpy(turns),
                      meta={"k": k, "rounds": rounds, "rotations": rotations, "classes": len(usable) * (4 if rotations else 1),
-                           "seed": seed})
+                           "seed": seed, "family": family},
+                     families=torch.from_numpy(fams) if family is not None else None)

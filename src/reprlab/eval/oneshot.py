@@ -22,3 +22,10 @@ def fewshot_accuracy(score: ScoreFn, tasks: FewShotTasks) -> Tensor:
 def pixel_similarity(query: Tensor, support: Tensor) -> Tensor:
     """Minus the Euclidean distance between raw pixels: (Q, S). The 1-nearest-neighbour baseline."""
     return -torch.cdist(query.flatten(1).double(), support.flatten(1).double())
+
+
+def pixel_cosine_similarity(query: Tensor, support: Tensor) -> Tensor:
+    r"""Cosine similarity of raw pixels, :math:`\cos(q, s) = q^\top s / (\|q\| \|s\|)`: (Q, S)."""
+    q = torch.nn.functional.normalize(query.flatten(1).double(), dim=1)
+    s = torch.nn.functional.normalize(support.flatten(1).double(), dim=1)
+    return q @ s.T

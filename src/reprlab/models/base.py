@@ -61,6 +61,13 @@ class ReprModel(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type] = object
+    #: defaults for one data set (keyed by the data name before ``:``, e.g. ``omniglot``): config
+    #: keys (model keys bare, others ``train.lr``-style) that apply wherever neither the config
+    #: file nor a ``key=value`` override sets them
+    recipes: ClassVar[dict[str, dict[str, object]]] = {}
+    #: model keys added after runs were saved without them: the value that reproduces what such a
+    #: run was trained with (applied only when a saved run's ``config.yaml`` lacks the key)
+    legacy_defaults: ClassVar[dict[str, object]] = {}
 
     def __init__(self, config, input_shape: tuple[int, ...]):
         super().__init__()

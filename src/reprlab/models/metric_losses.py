@@ -10,7 +10,11 @@ successors of the lecture's Siamese losses (many negatives per step, mined hard 
   margin) or ``all`` triplets;
 - :func:`ntxent_loss` — NT-Xent / InfoNCE with labels (Chen et al. 2020; Khosla et al. 2020):
   each positive pair against all of the anchor's negatives, cosine similarities over a
-  temperature.
+  temperature;
+- :func:`protonet_loss` — the episode loss of prototypical networks (Snell et al. 2017): the
+  first samples of each class in the batch are its support set, their mean its prototype, and
+  every other sample is classified by a softmax over minus its squared distances to the
+  prototypes.
 
 Distances are Euclidean between L2-normalized codes (``normalize=True``), so that a margin means
 the same whatever the codes' scale; the similarity of :func:`ntxent_loss` is the cosine.
@@ -100,3 +104,31 @@ def ntxent_loss(z: Tensor, y: Tensor, temperature: float = 0.1) -> Tensor:
     neg_s = torch.where(neg, s, torch.full_like(s, float("-inf")))[a]  # (P, B): the anchor's negatives
     logits = torch.cat([s[a, p][:, None], neg_s], dim=1)  # (P, 1 + B): the positive first
     return -(logits[:, 0] - torch.logsumexp(logits, dim=1)).mean()
+
+
+def protonet_loss(z: Tensor, y: Tensor, n_support: int = 1) -> Tensor:
+    r"""The prototypical-network episode loss (Snell et al. 2017), mean over the queries:
+
+    .. math::
+        c_k = \frac{1}{|S_k|} \sum_{i \in S_k} z_i, \qquad
+        L = -\frac{1}{|Q|} \sum_{q \in Q} \log
+            \frac{e^{-\|z_q - c_{y_q}\|^2}}{\sum_k e^{-\|z_q - c_k\|^2}}
+
+    The support set :math:`S_k` of class :math:`k` is its first ``n_support`` samples in batch
+    order; every later sample of a class is a query (:math:`Q`). Every class with a support set
+    has a prototype, so it competes for every query. Squared Euclidean distances between the raw
+    (not normalized) codes, as in the paper. ``z``: (B, d); ``y``: (B,). Returns 0 (with a
+    gradient) when no class has a query."""
+    if n_support < 1:
+        raise ConfigError(f"n_support must be >= 1, got {n_support}")
+    classes, inverse = torch.unique(y, return_inverse=True)  # inverse (B,) in [0, C)
+    onehot = F.one_hot(inverse, len(classes)).to(z.dtype)  # (B, C)
+    rank = (onehot.cumsum(0) * onehot).sum(1) - 1  # the sample's position among its class's samples
+    support = rank < n_support
+    if bool(support.all()):
+        return z.sum() * 0.0
+    s_hot = onehot[support]  # (S, C)
+    protos = (s_hot.T @ z[support]) / s_hot.sum(0)[:, None]  # (C, d)
+    q = ~support
+    logits = -(z[q][:, None, :] - protos[None]).pow(2).sum(-1)  # (Q, C)
+    return F.cross_entropy(logits, inverse[q])

@@ -14,7 +14,9 @@ each a function below that states its equation:
 
 Or trained on batches of class groups with a loss over all pairs of the batch
 (:mod:`reprlab.models.metric_losses`: ``triplet`` with batch-hard / semi-hard mining, ``ntxent``);
-their similarity is the cosine of the codes.
+their similarity is the cosine of the codes. ``protonet`` (Snell et al. 2017), the non-Siamese
+reference, trains the same twin with the prototypical-network episode loss on the same batches;
+its similarity is minus the squared Euclidean distance.
 
 The twin is Koch's convolutional network for 105x105 images, a smaller variant for CPUs, the
 four-block batch-norm convnet of matching / prototypical networks, or an MLP (:mod:`reprlab.nets.twin`). Validation is what the model is for: N-way one-shot accuracy on
@@ -35,7 +37,7 @@ from ..config import option
 from ..data.base import Batch, TensorData
 from ..errors import ConfigError, UsageError
 from ..nets.twin import ARCHS, conv4_twin, conv_twin, mlp_twin
-from .metric_losses import ntxent_loss, triplet_loss
+from .metric_losses import ntxent_loss, protonet_loss, triplet_loss
 from .base import ReprModel
 from .registry import register_model
 
@@ -92,7 +94,7 @@ def koch_loss(logits: Tensor, same: Tensor, weights: list[Tensor], l2: float) ->
 
 
 #: losses over all pairs of a batch of class groups (:mod:`reprlab.models.metric_losses`)
-BATCH_LOSSES = ("triplet", "ntxent")
+BATCH_LOSSES = ("triplet", "ntxent", "protonet")
 
 
 # ----------------------------------------------------------------------------- model
@@ -101,22 +103,26 @@ class SiameseConfig:
     arch: Literal["koch", "koch-small", "conv4", "mlp"] = option(
         "mlp", "twin network: Koch's 105x105 convnet, its CPU-sized variant, the 4-block batch-norm convnet, or an MLP")
     input_size: int = option(28, "conv4: images are area-resized to this size inside the net (0: as given)", ge=0)
+    channels: int = option(64, "conv4: channels of each of the four blocks", ge=1)
     hidden: tuple[int, ...] = option((256,), "MLP hidden widths (arch=mlp)", ge=1)
     latent_dim: int = option(64, "size of the twin's code z (Koch: 4096; formerly embedding_dim)", ge=1, aliases=("embedding_dim",))
     activation: Literal["relu", "tanh", "elu", "gelu", "leaky_relu"] = option("relu", "MLP hidden activation")
-    loss: Literal["koch", "contrastive", "cosine", "triplet", "ntxent"] = option(
-        "koch", "pair loss (koch, contrastive, cosine) or loss over all pairs of a batch of groups (triplet, ntxent)")
+    loss: Literal["koch", "contrastive", "cosine", "triplet", "ntxent", "protonet"] = option(
+        "koch", "pair loss (koch, contrastive, cosine), loss over all pairs of a batch of groups (triplet, ntxent), "
+        "or the prototypical-network episode loss (protonet)")
     margin: float = option(1.0, "contrastive: margin m on the distance; cosine: margin m on the cosine (e.g. 0)")
     l2: float = option(1e-4, "koch: λ of the λ‖w‖² penalty over the weights", ge=0)
     triplet_margin: float = option(0.2, "triplet: margin m on distances between L2-normalized codes", gt=0)
     mining: Literal["batch-hard", "semi-hard", "all"] = option("batch-hard", "triplet: which triplets of the batch")
     temperature: float = option(0.1, "ntxent: temperature τ of the cosine similarities", gt=0)
-    group_size: int = option(2, "triplet/ntxent: images per class in a batch (train.batch_size counts classes)", ge=2)
-    group_rounds: int = option(4, "triplet/ntxent: times each class is split into groups (new partners each time)", ge=1)
-    rotations: bool = option(False, "triplet/ntxent: each character turned by 90/180/270 degrees is a class of its own")
+    n_support: int = option(1, "protonet: support images per class of a batch (the rest are queries); < group_size", ge=1)
+    group_size: int = option(2, "triplet/ntxent/protonet: images per class in a batch (train.batch_size counts classes)", ge=2)
+    group_rounds: int = option(4, "triplet/ntxent/protonet: times each class is split into groups (new partners each time)", ge=1)
+    rotations: bool = option(False, "triplet/ntxent/protonet: each character turned by 90/180/270 degrees is a class of its own")
     ratio: float = option(2.0, "dissimilar pairs per similar pair (the lecture: 2 to 10)", ge=0)
     per_class: int = option(0, "similar pairs per class (0: all pairs of each class)", ge=0)
-    negatives: str = option("random", "dissimilar partners: random, or same:<extra> (e.g. same:alphabet: harder)")
+    negatives: str = option("random", "dissimilar partners: random, or same:<extra> (e.g. same:alphabet: harder); "
+                                      "batch losses: each batch from one <extra>")
     pairs_file: str | None = option(None, "CSV with header i,j,same of explicit training pairs (row indices), instead")
     augment: bool = option(False, "Koch's random affine distortions of both images of each training pair")
     val_way: int = option(20, "validation: N of the N-way one-shot tasks", ge=2)
@@ -125,9 +131,12 @@ class SiameseConfig:
     def __post_init__(self):
         if self.negatives != "random" and not self.negatives.startswith("same:"):
             raise ConfigError(f"model.negatives must be random or same:<extra>, got {self.negatives!r}")
+        if self.loss == "protonet" and self.n_support >= self.group_size:
+            raise ConfigError(f"model.n_support={self.n_support} leaves no query in groups of {self.group_size}; "
+                              f"use model.group_size >= {self.n_support + 1}")
 
 
-@register_model("siamese", "Siamese network: Koch / conv4 / MLP twins; koch, contrastive, cosine pair losses; triplet, ntxent batch losses")
+@register_model("siamese", "Siamese network: Koch / conv4 / MLP twins; koch, contrastive, cosine pair losses; triplet, ntxent batch losses; protonet episodes")
 class SiameseNet(ReprModel):
     """Twin network ``f`` with shared weights; ``encode(x) = f(x)``, ``similarity(x1, x2)`` the
     learnt similarity (Koch head probability, minus the Euclidean distance, or the cosine)."""
@@ -135,12 +144,24 @@ class SiameseNet(ReprModel):
     name = "siamese"
     Config = SiameseConfig
     monitor = "val/oneshot_error"
+    #: ``--data omniglot``: the one-shot recipe chosen on alphabets held out of the background
+    #: sets (``benchmarks/oneshot_omniglot.py``): the 4-block convnet at 28 px, NT-Xent over
+    #: all pairs of a batch of 64 characters x 2 drawings, rotated characters as new classes, affine distortions, a cosine learning-rate schedule. Koch et
+    #: al.'s recipe stays one command away: ``arch=koch-small loss=koch latent_dim=512 l2=1e-5
+    #: ratio=2 train.batch_size=128 train.lr=3e-4 train.max_steps=4000`` (or ``arch=koch`` on a GPU).
+    recipes = {"omniglot": {
+        "arch": "conv4", "input_size": 28, "channels": 64, "latent_dim": 64, "loss": "ntxent", "temperature": 0.1,
+        "group_size": 2, "group_rounds": 4, "rotations": True, "augment": True, "negatives": "random",
+        "val_way": 20, "val_tasks": 200,
+        "train.batch_size": 64, "train.lr": 1e-3, "train.lr_schedule": "cosine", "train.warmup_steps": 100,
+        "train.max_steps": 5000, "train.val_every": 1000, "train.checkpoint_every": 1000,
+    }}
 
     def __init__(self, config: SiameseConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
         out_act = "sigmoid" if config.loss == "koch" else "linear"
         if config.arch == "conv4":
-            self.twin = conv4_twin(self.input_shape, config.latent_dim, config.input_size)
+            self.twin = conv4_twin(self.input_shape, config.latent_dim, config.input_size, config.channels)
         elif config.arch in ARCHS:
             self.twin = conv_twin(config.arch, self.input_shape, config.latent_dim, out_act)
         else:
@@ -157,7 +178,8 @@ class SiameseNet(ReprModel):
 
         c = self.config
         if c.loss in BATCH_LOSSES:
-            return make_groups(data, c.group_size, rounds=c.group_rounds, rotations=c.rotations, seed=seed)
+            family = c.negatives.split(":", 1)[1] if c.negatives.startswith("same:") else None
+            return make_groups(data, c.group_size, rounds=c.group_rounds, rotations=c.rotations, seed=seed, family=family)
         if c.pairs_file:
             return read_pairs(c.pairs_file, data)
         return make_pairs(data, ratio=c.ratio, per_class=c.per_class or None, negatives=c.negatives, seed=seed)
@@ -172,6 +194,8 @@ class SiameseNet(ReprModel):
             return torch.sigmoid(self.head(z1, z2))
         if self.config.loss == "contrastive":
             return -(z1 - z2).norm(dim=1)
+        if self.config.loss == "protonet":
+            return -(z1 - z2).pow(2).sum(1)
         return F.cosine_similarity(z1, z2, dim=1)
 
     @torch.no_grad()
@@ -192,11 +216,14 @@ class SiameseNet(ReprModel):
     @torch.no_grad()
     def code_similarity(self, za: Tensor, zb: Tensor) -> Tensor:
         """The learnt similarity of every pair of codes (za[i], zb[j]): (len(za), len(zb)) — the Koch
-        head's probability, minus the Euclidean distance (contrastive) or the cosine."""
+        head's probability, minus the Euclidean distance (contrastive), minus its square (protonet)
+        or the cosine."""
         if self.config.loss == "koch":
             return torch.sigmoid(self.head.pairwise(za, zb))
         if self.config.loss == "contrastive":
             return -torch.cdist(za, zb)
+        if self.config.loss == "protonet":
+            return -torch.cdist(za, zb).pow(2)
         return F.normalize(za, dim=1) @ F.normalize(zb, dim=1).T
 
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
@@ -210,6 +237,8 @@ class SiameseNet(ReprModel):
             z = self.twin(x)  # (P·k, d)
             if c.loss == "triplet":
                 return {"loss": triplet_loss(z, batch.y, c.triplet_margin, c.mining)}
+            if c.loss == "protonet":
+                return {"loss": protonet_loss(z, batch.y, c.n_support)}
             return {"loss": ntxent_loss(z, batch.y, c.temperature)}
         x1, x2, same = batch.x, batch.extras["x2"], batch.y.to(batch.x.dtype)
         if self.training and self.config.augment:

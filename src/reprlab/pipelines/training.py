@@ -61,11 +61,15 @@ class RunConfig:
 
 
 def build_run_config(
-    model_name: str | None = None, file_values: dict | None = None, overrides: list[tuple[str, Any]] = ()
+    model_name: str | None = None, file_values: dict | None = None, overrides: list[tuple[str, Any]] = (),
+    *, saved: bool = False,
 ) -> RunConfig:
     """Merge a config file's sections and ``key=value`` overrides into a validated :class:`RunConfig`.
 
-    An override key is ``section.key`` or a bare ``key`` found in exactly one section.
+    An override key is ``section.key`` or a bare ``key`` found in exactly one section. A new run
+    gets the model's recipe for its data set (``ReprModel.recipes``) where nothing sets a key; a
+    ``saved`` run's config (its ``config.yaml``) gets no recipe, and the model's
+    ``legacy_defaults`` for keys added after it was written.
     """
     values = {s: dict((file_values or {}).get(s) or {}) for s in SECTIONS}
     unknown = sorted(set(file_values or {}) - set(SECTIONS) - {"input_shape", "reprlab_version"})
@@ -100,10 +104,25 @@ def build_run_config(
             section = owners[0]
             bare = canonical_key(classes[section], bare, section)
         values[section][bare] = value
+    data = from_dict(DataConfig, values["data"], "data")
+    if saved:
+        for key, value in getattr(spec.cls, "legacy_defaults", {}).items():
+            values["model"].setdefault(key, value)
+    recipe = {} if saved else getattr(spec.cls, "recipes", {}).get(data.name.split(":", 1)[0], {})
+    applied = []
+    for key, value in recipe.items():  # the data set's recipe fills what the user left unset
+        section, _, bare = key.rpartition(".")
+        section = section or "model"
+        if bare not in values[section]:
+            values[section][bare] = value
+            applied.append(f"{section}.{bare}={value}")
+    if applied:
+        log.info("%s on %s: the recipe for these data sets %s (a key you set wins)", name, data.name, " ".join(applied))
+        data = from_dict(DataConfig, values["data"], "data")
     return RunConfig(
         model_name=name,
         model=from_dict(spec.config_cls, values["model"], "model"),
-        data=from_dict(DataConfig, values["data"], "data"),
+        data=data,
         train=from_dict(TrainConfig, values["train"], "train"),
     )
 
@@ -122,7 +141,7 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, .
     shape = values.get("input_shape")
     if not isinstance(shape, list) or not all(isinstance(s, int) and s > 0 for s in shape):
         raise CheckpointError(f"{path} has no valid input_shape; it is not a complete reprlab run config")
-    return build_run_config(None, values), tuple(shape)
+    return build_run_config(None, values, saved=True), tuple(shape)
 
 
 def is_rank_zero() -> bool:

@@ -68,7 +68,55 @@ def latent_maps(ctx: TourContext, s: Section) -> None:
                       save_image_grid(grid, ctx.figure("latent", "manifold.png"), nrow=15)))
 
 
-@tour_section("siamese", "Siamese networks on digits: pairs, the contrastive loss, one-shot recognition")
+@tour_section("siamese", "Siamese networks: one-shot recognition on Lake's Omniglot runs (digits when Omniglot is absent)")
+def siamese(ctx: TourContext, s: Section) -> None:
+    """Omniglot when its small background sets and Lake's runs are in the data folder, digits otherwise."""
+    from ..data import missing_files
+
+    if missing_files("omniglot", ctx.data_dir) or missing_files("omniglot-oneshot", ctx.data_dir):
+        siamese_digits(ctx, s)
+    else:
+        siamese_omniglot(ctx, s)
+
+
+def siamese_omniglot(ctx: TourContext, s: Section) -> None:
+    from ..data import load_dataset
+    from ..eval.oneshot import fewshot_accuracy, pixel_cosine_similarity, pixel_similarity
+    from ..viz import plot_grouped_bars, save_image_grid
+    from ..viz.oneshot import oneshot_answer_rows
+
+    steps = ctx.steps(500, 100)
+    s.summary = (
+        "`reprlab train siamese --data omniglot` with its recipe: twin 4-block convnets (28 px) trained with "
+        "NT-Xent over all pairs of a batch of 64 characters x 2 drawings of the small background sets "
+        "(10 alphabets), rotated characters as new classes, affine distortions. It is scored on Lake et al.'s "
+        "20 one-shot runs: 20-way, within alphabets never seen in training. The tour trains for a minute; "
+        "`benchmarks/oneshot_omniglot.py` trains the same recipe for 5,000 steps (its numbers are in the README)."
+    )
+    _, model, result = train_for_section(ctx, "siamese-omniglot", "siamese", [
+        ("data.name", "omniglot"), ("model.val_tasks", 50), ("train.max_steps", steps), ("train.warmup_steps", min(100, steps // 5)),
+        ("train.val_every", steps), ("train.checkpoint_every", steps),
+    ])
+    s.settings = {"data": "Omniglot images_background_small1 + small2", "recipe": "SiameseNet.recipes['omniglot']",
+                  "steps": result.steps, "batch": "64 characters x 2 drawings", "test": "Lake et al.'s 20 runs", "seed": ctx.seed}
+    runs = load_dataset("omniglot-oneshot", data_dir=ctx.data_dir)
+    model.eval()
+    bars: dict[str, dict[str, float]] = {"20-way one-shot": {}}
+    for tag, name, score, ref in (
+            ("pixels_euclidean", "1-NN on pixels, Euclidean", pixel_similarity, None),
+            ("pixels_cosine", "1-NN on pixels, cosine", pixel_cosine_similarity, "lecture: 1-NN 21.7 %"),
+            ("siamese", f"Siamese, {result.steps} steps", model.similarity_matrix, "lecture: convolutional Siamese net 92.0 %")):
+        acc = float(fewshot_accuracy(score, runs).mean())
+        bars["20-way one-shot"][name] = acc
+        add_metric(s, f"lake20_{tag}", f"Lake's 20 runs, {name}", acc, ref)
+    s.figures.append(("accuracy on Lake's 20 runs (chance 0.05)", plot_grouped_bars(
+        bars, ctx.figure("siamese", "lake20.png"), ylabel="accuracy", title="20-way one-shot, Lake's runs", baseline=0.05)))
+    rows, per_row = oneshot_answer_rows(model.similarity_matrix, runs, n=6)
+    s.figures.append(("the first test drawing of six of Lake's runs (grey), then one drawing of each of the run's 20 "
+                      "characters; the Siamese net's choice is framed green when right, red when wrong (the right one "
+                      "then blue)", save_image_grid(rows, ctx.figure("siamese", "lake-runs.png"), nrow=per_row)))
+
+
 def siamese_digits(ctx: TourContext, s: Section) -> None:
     import torch
 
