@@ -32,8 +32,8 @@ from ..autoencoder import reconstruction_loss
 from ..base import ReprModel, Update
 from ..priors import make_prior
 from ..registry import register_model
-from .adversary import AdversaryConfig, gamma_option, loss_option
-from .regularizers import clip_weights, discriminator_objective
+from .adversary import AdversaryConfig, check_packable, gamma_option, loss_option
+from .regularizers import clip_weights, discriminator_objective, pack_samples
 
 
 @dataclass
@@ -65,7 +65,7 @@ class AdversarialAutoEncoder(ReprModel):
         self.prior = make_prior(c.prior, c.latent_dim)
         self.n_labels = max(self.prior.components, 10) + 1 if c.conditional else 0  # + "unlabelled"
         self.encoder, self.decoder = encoder_decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.hidden, channels=c.channels)
-        self.discriminator = MLP(c.latent_dim + self.n_labels, c.d_hidden, 1, "leaky_relu", "linear")
+        self.discriminator = MLP((c.latent_dim + self.n_labels) * c.pack, c.d_hidden, 1, "leaky_relu", "linear")
         self.loss_fns, self.regularizer = c.game()
 
     def updates(self) -> list[Update]:
@@ -88,11 +88,19 @@ class AdversarialAutoEncoder(ReprModel):
 
     # -------------------------------------------------------------- pieces
     def D(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The code discriminator's raw output: (B, d) [+ labels (B,)] -> (B,)."""
+        """The code discriminator's raw output: (B, d) [+ labels (B,)] -> (B,) (with ``pack = m``:
+        one output per pack of m consecutive codes, (B // m,))."""
+        return self.D_packed(pack_samples(z, self.config.pack), labels)
+
+    def D_packed(self, z_packed: Tensor, labels: Tensor | None = None) -> Tensor:
+        """D on packed codes (B // m, m·d); the one-hot labels (conditional AAE) are packed alike and appended."""
         if self.n_labels:
-            idx = torch.where(labels < 0, self.n_labels - 1, labels) if labels is not None else torch.full_like(z[:, 0], self.n_labels - 1, dtype=torch.long)
-            z = torch.cat([z, F.one_hot(idx, self.n_labels).to(z.dtype)], 1)
-        return self.discriminator(z).squeeze(1)
+            m = self.config.pack
+            n = z_packed.shape[0] * m
+            idx = (torch.where(labels[:n] < 0, self.n_labels - 1, labels[:n]) if labels is not None
+                   else torch.full((n,), self.n_labels - 1, dtype=torch.long, device=z_packed.device))
+            z_packed = torch.cat([z_packed, pack_samples(F.one_hot(idx, self.n_labels).to(z_packed.dtype), m)], 1)
+        return self.discriminator(z_packed).squeeze(1)
 
     def prior_sample(self, n: int, like: Tensor, labels: Tensor | None = None, generator=None) -> Tensor:
         if labels is not None and self.n_labels:  # unlabelled rows draw a random component
@@ -108,6 +116,7 @@ class AdversarialAutoEncoder(ReprModel):
     # -------------------------------------------------------------- training
     def forward(self, batch: Batch, update: str = "reconstruction") -> dict[str, Tensor]:
         x, y = batch.x, batch.y if self.n_labels else None
+        check_packable(x.shape[0], self.config.pack)
         if update == "reconstruction":
             return {"loss": reconstruction_loss(self.decode_logits(self.encoder(x)), x, self.config.loss)}
         if update == "generator":
@@ -115,8 +124,8 @@ class AdversarialAutoEncoder(ReprModel):
         z_fake = self.encoder(x).detach()
         z_real = self.prior_sample(x.shape[0], z_fake, y)
         c = self.config
-        return discriminator_objective(self.loss_fns, lambda z: self.D(z, y), z_real, z_fake, regularizer=self.regularizer,
-                                       reg_name=c.reg, gamma=c.gamma)
+        return discriminator_objective(self.loss_fns, lambda zp: self.D_packed(zp, y), z_real, z_fake, regularizer=self.regularizer,
+                                       reg_name=c.reg, gamma=c.gamma, pack=c.pack)
 
     def after_update(self, update: str) -> None:
         if update == "discriminator" and self.config.weight_clip is not None:

@@ -1,6 +1,6 @@
 r"""The options of the adversarial game, declared and validated once for every model with a
 discriminator (GAN, Tempered GAN, AAE): the loss pair, the discriminator's regularizer and its
-weight γ, WGAN's weight clipping, the players' learning rates and Adam betas.
+weight γ, WGAN's weight clipping, the players' learning rates and Adam betas, and packing (PacGAN).
 
 Each family keeps its key for the loss (``model.loss`` for the GAN, ``model.gan_loss`` for the
 AAE, whose ``model.loss`` is the reconstruction loss): a config subclass declares that field with
@@ -51,6 +51,8 @@ class AdversaryConfig:
     lr_d: float | None = option(None, "discriminator learning rate (null: train.lr); TTUR: lr_d > lr_g", gt=0)
     betas: tuple[float, float] = option((0.5, 0.999), "Adam betas of the adversarial updates (DCGAN: 0.5, 0.999; "
                                         "WGAN-GP: 0, 0.9)", ge=0, lt=1)
+    pack: int = option(1, "PacGAN (Lin et al. 2018): D judges m samples packed together (images: along the channels); "
+                          "train.batch_size must be a multiple of m (PacGAN: m = 4)", ge=1)
 
     def __post_init__(self):
         self.resolve_adversary()
@@ -84,3 +86,10 @@ class AdversaryConfig:
         """The loss pair and the regularizer (None for ``none``) these options name."""
         loss_fns = get_loss(self.adversarial_loss)
         return loss_fns, get_regularizer(self.reg, loss_fns.probabilistic)
+
+
+def check_packable(batch_size: int, pack: int) -> None:
+    """A one-line error when a training batch of ``batch_size`` cannot be cut into packs of ``pack``."""
+    if batch_size % pack:
+        raise ConfigError(f"a training batch of {batch_size} is not a multiple of model.pack={pack}; "
+                          f"set train.batch_size to a multiple of {pack} (e.g. {max(pack, batch_size // pack * pack)})")

@@ -30,8 +30,8 @@ from ...errors import ConfigError
 from ...nets import decoder, encoder
 from ..base import ReprModel, Update
 from ..registry import register_model
-from .adversary import AdversaryConfig, loss_option
-from .regularizers import clip_weights, discriminator_objective, instance_noise
+from .adversary import AdversaryConfig, check_packable, loss_option
+from .regularizers import clip_weights, discriminator_objective, instance_noise, pack_samples
 
 
 @dataclass
@@ -68,7 +68,8 @@ class GAN(ReprModel):
         # G: z (B, latent_dim) -> x; D: x -> t (B, 1). DCGAN-style for images: BatchNorm in G only
         self.generator = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
                                  out_act=out_act, batch_norm=c.g_batch_norm)
-        self.discriminator = encoder(c.arch, self.input_shape, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu")
+        packed = (self.input_shape[0] * c.pack, *self.input_shape[1:])  # PacGAN: D sees m samples at once
+        self.discriminator = encoder(c.arch, packed, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu")
         self.generator_ema = None
         if c.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -81,8 +82,13 @@ class GAN(ReprModel):
 
     # -------------------------------------------------------------- pieces
     def D(self, x: Tensor) -> Tensor:
-        """The discriminator's raw output t = D_ψ(x): (B, *shape) -> (B,)."""
-        return self.discriminator(x).squeeze(1)
+        """The discriminator's raw output t = D_ψ(x): (B, *shape) -> (B,); with ``pack = m`` one
+        output per pack of m consecutive samples: (B // m,)."""
+        return self.discriminator(pack_samples(x, self.config.pack)).squeeze(1)
+
+    def D_packed(self, x_packed: Tensor) -> Tensor:
+        """D on inputs already packed (:func:`~.regularizers.pack_samples`): (B // m, m·C, ...) -> (B // m,)."""
+        return self.discriminator(x_packed).squeeze(1)
 
     def G(self, z: Tensor) -> Tensor:
         """The generator: (B, latent_dim) -> (B, *shape)."""
@@ -124,11 +130,12 @@ class GAN(ReprModel):
         c, sigma = self.config, self.noise_std()
         if sigma > 0:
             x_real, x_fake = instance_noise(x_real, sigma), instance_noise(x_fake, sigma)
-        return discriminator_objective(self.loss_fns, self.D, x_real, x_fake, regularizer=self.regularizer, reg_name=c.reg,
-                                       gamma=c.gamma)
+        return discriminator_objective(self.loss_fns, self.D_packed, x_real, x_fake, regularizer=self.regularizer, reg_name=c.reg,
+                                       gamma=c.gamma, pack=c.pack)
 
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x
+        check_packable(x.shape[0], self.config.pack)
         z = self.noise(x.shape[0], x)
         if update == "discriminator":
             with torch.no_grad():

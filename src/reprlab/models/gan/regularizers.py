@@ -16,7 +16,9 @@ name       added to the discriminator's loss                                    
 =========  ============================================================================  ========================
 
 Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017) is not a penalty but a change of the
-discriminator's inputs: :func:`instance_noise`.
+discriminator's inputs: :func:`instance_noise`. So is packing (PacGAN, Lin et al. 2018:
+:func:`pack_samples`): with ``pack = m`` D judges m samples at once, and every penalty is taken on
+the packed inputs (one gradient norm per pack).
 """
 
 from __future__ import annotations
@@ -101,6 +103,21 @@ def instance_noise(x: Tensor, sigma: float, generator: torch.Generator | None = 
     return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
+def pack_samples(x: Tensor, m: int) -> Tensor:
+    r"""PacGAN's packing (Lin et al. 2018): each run of ``m`` consecutive samples becomes one input of
+    the discriminator, concatenated along the first feature axis (the channels of images),
+
+    .. math::  (x_1, \dots, x_B) \mapsto \big([x_1; \dots; x_m], [x_{m+1}; \dots; x_{2m}], \dots\big):
+               (B, C, \dots) \to (\lfloor B/m \rfloor, mC, \dots),
+
+    so that D sees the joint of m samples and a generator that drops modes is caught by the lack of
+    variety within a pack. A remainder of :math:`B \bmod m` samples is left out; ``m = 1`` is the identity."""
+    if m == 1:
+        return x
+    n = x.shape[0] // m
+    return x[: n * m].reshape(n, m * x.shape[1], *x.shape[2:])
+
+
 REGULARIZERS: dict[str, Callable[[Discriminator, Tensor, Tensor, float], Tensor]] = {
     "r1": r1_penalty,
     "r2": r2_penalty,
@@ -130,11 +147,13 @@ def get_regularizer(name: str, probabilistic: bool = True):
 
 
 def discriminator_objective(loss_fns, D: Discriminator, x_real: Tensor, x_fake: Tensor, *, regularizer=None,
-                            reg_name: str = "", gamma: float = 0.0) -> dict[str, Tensor]:
+                            reg_name: str = "", gamma: float = 0.0, pack: int = 1) -> dict[str, Tensor]:
     """The discriminator's full loss on a real and a (detached) fake batch, shared by every
     adversarial model (GAN, AAE, Tempered GAN): :math:`L_D(D(x), D(\\tilde x))` plus ``regularizer``
-    (weight ``gamma``; WGAN-GP is the ``wgan`` loss with the ``gp`` regularizer). Returns ``loss``
+    (weight ``gamma``; WGAN-GP is the ``wgan`` loss with the ``gp`` regularizer). With ``pack = m``
+    both batches are packed first (:func:`pack_samples`) and ``D`` takes packed inputs. Returns ``loss``
     and the detached terms to log (``adversarial``, ``t_real``, ``t_fake``, ``<reg_name>``)."""
+    x_real, x_fake = pack_samples(x_real, pack), pack_samples(x_fake, pack)
     t_real, t_fake = D(x_real), D(x_fake)
     adv = loss_fns.discriminator(t_real, t_fake)
     loss = adv
