@@ -159,7 +159,7 @@ def test_data_lists_what_is_present(tmp_path, capsys):
 def test_data_with_the_shared_folder(data_dir, capsys):
     code, out, _ = run_cli(capsys, "data", "--data-dir", str(data_dir))
     lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
-    assert code == 0 and "present" in lines["mnist"] and "present" in lines["amazon-reviews"]
+    assert code == 0 and "complete" in lines["mnist"] and "complete" in lines["amazon-reviews"]
 
 
 def test_console_entry_point_exit_code_and_stderr(tmp_path):

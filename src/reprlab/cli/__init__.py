@@ -171,8 +171,27 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--recompute", action="store_true", default=None,
                     help="VGG-19: recompute activations in backward (less memory for >= 1024 px, ~1 more forward per step)")
 
-    d = sub.add_parser("data", help="list data sets and whether their files are present")
-    d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA)")
+    d = sub.add_parser(
+        "data", help="list data sets (folder, size, complete?); `reprlab data download NAME` fetches one",
+        description="Without a subcommand: each data set with its folder, size on disk and whether it is complete.",
+    )
+    d.add_argument("--data-dir", help="folder holding the data files (default: $REPRLAB_DATA, else ~/.local/share/reprlab)")
+    dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    dd = dsub.add_parser(
+        "download", help="download data sets into the data folder, checked against known checksums",
+        description="Fetch the files of the named data sets to where reprlab's loaders read them, check each "
+        "against its checksum, resume interrupted downloads and skip files already present.",
+        epilog="names: all, mnist, omniglot (small1, small2, background, evaluation and Lake's runs),\n"
+        "  omniglot:SET, omniglot-oneshot, amazon-reviews[:DOMAIN] (mirror only: no official download).\n"
+        "A mirror holds the files at the same paths as a data folder: `python -m http.server`\n"
+        "run inside a data folder is one (e.g. --mirror http://host:8000).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dd.add_argument("names", nargs="+", metavar="NAME", help="data sets to fetch, or all")
+    dd.add_argument("--dir", "--data-dir", dest="dir",
+                    help="data folder to fill (default: $REPRLAB_DATA, else ~/.local/share/reprlab)")
+    dd.add_argument("--mirror", metavar="URL",
+                    help="fetch from this http(s) copy of a data folder instead (default: $REPRLAB_MIRROR)")
 
     da = sub.add_parser(
         "da", help="domain adaptation on Amazon reviews: representation on source+target, linear classifier on source"
@@ -212,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--benchmarks", help="with --full: comma-separated benchmarks to run (default: all)")
     tour.add_argument("--only", help="comma-separated sections to run")
     tour.add_argument("--data-dir", help="folder with MNIST etc. (default: $REPRLAB_DATA); optional")
+    tour.add_argument("--download", action="store_true",
+                      help="first fetch the data sets the chosen sections use (as `reprlab data download`)")
+    tour.add_argument("--mirror", metavar="URL", help="with --download: an http(s) copy of a data folder (default: $REPRLAB_MIRROR)")
     tour.add_argument("--seed", type=int, default=0)
     return parser
 

@@ -135,19 +135,47 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from ..data import DATASETS, missing_files, resolve_data_dir
+    """``reprlab data``: list the data sets; ``reprlab data download NAME...``: fetch them."""
+    if getattr(a, "data_command", None) == "download":
+        return cmd_data_download(a)
+    from ..data import DATASETS, resolve_data_dir
+    from ..data.download import holdings, human_size
+    from ..data.registry import data_dir_source
 
     root = resolve_data_dir(a.data_dir)
-    print(f"data folder: {root.resolve()}  (set REPRLAB_DATA or --data-dir to change)")
+    where = {"argument": "--data-dir", "default": "the default"}.get(data_dir_source(a.data_dir), "$REPRLAB_DATA")
+    print(f"data folder: {root.resolve()}  (from {where}; set REPRLAB_DATA or --data-dir to change)")
+    for h in holdings(root):
+        status = "complete" if h.complete else f"missing {h.total - h.present}/{h.total} files"
+        if h.optional and not h.complete:
+            status = "optional, absent" if not h.present else status
+        text = "" if h.optional else DATASETS[h.name].description
+        print(f"  {h.name:<20} {status:<20} {human_size(h.size):>9}  {h.folder}  {text}".rstrip())
+        if h.fetch and not h.optional:
+            print(f"  {'':<20} fetch: {h.fetch}")
     for name, spec in sorted(DATASETS.items()):
         if spec.embedded or not spec.files:
             status = "embedded" if spec.embedded else "user files"
-        else:
-            missing = missing_files(name, root)
-            status = "present" if not missing else f"missing {len(missing)}/{len(spec.files)} files (e.g. {missing[0]})"
-        print(f"  {name:<18} {status:<22} {spec.description}")
-    print("  images:FOLDER      user files             a folder of images (class sub-folders give labels)")
-    print("  PATH.npy|npz|csv   user files             an array file or a CSV of features (label column: label or y)")
+            print(f"  {name:<20} {status:<20} {'':>9}  {spec.description}")
+    print(f"  {'images:FOLDER':<20} {'user files':<20} {'':>9}  a folder of images (class sub-folders give labels)")
+    print(f"  {'PATH.npy|npz|csv':<20} {'user files':<20} {'':>9}  an array file or a CSV of features (label column: label or y)")
+    return 0
+
+
+def cmd_data_download(a: argparse.Namespace) -> int:
+    """``reprlab data download NAME... [--dir DIR] [--mirror URL]``."""
+    import sys
+
+    from ..data import resolve_data_dir
+    from ..data.download import download
+
+    folder = a.dir if a.dir is not None else a.data_dir
+    try:
+        paths = download(a.names, folder, mirror=a.mirror, progress=not a.quiet)
+    except KeyboardInterrupt:
+        print("reprlab: interrupted; run the same command again to resume the download", file=sys.stderr)
+        return 130
+    log.info(f"{len(paths)} file(s) checked in {resolve_data_dir(folder).resolve()}")
     return 0
 
 
@@ -158,6 +186,6 @@ def cmd_tour(a: argparse.Namespace) -> int:
         return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
     report = run_tour(Path(a.out), quick=a.quick, full=a.full, only=names(a.only), benchmarks=names(a.benchmarks),
-                      data_dir=a.data_dir, seed=a.seed)
+                      data_dir=a.data_dir, seed=a.seed, download=a.download, mirror=a.mirror)
     log.info(f"report: {report}")
     return 0

@@ -14,7 +14,8 @@ from typing import Callable
 
 from ..errors import DataError
 
-#: Environment variable naming the folder that holds MNIST/, omniglot/, amazon_reviews_400/.
+#: Environment variable naming the folder that holds MNIST/, omniglot/, amazon_reviews_400/
+#: (default: :func:`default_data_dir`).
 DATA_ENV = "REPRLAB_DATA"
 
 SPLITS = ("train", "test", "all")
@@ -59,14 +60,30 @@ def register(
     return deco
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder used when neither ``--data-dir`` nor ``$REPRLAB_DATA`` is given:
+    ``$XDG_DATA_HOME/reprlab`` (``~/.local/share/reprlab`` when ``XDG_DATA_HOME`` is unset).
+    ``reprlab data download`` fills the same folder the loaders read."""
+    base = os.environ.get("XDG_DATA_HOME") or Path("~", ".local", "share")
+    return Path(base, "reprlab").expanduser()
+
+
+def data_dir_source(data_dir: str | os.PathLike | None = None) -> str:
+    """Where :func:`resolve_data_dir` takes the folder from: ``argument``, ``$REPRLAB_DATA`` or ``default``."""
+    if data_dir is not None:
+        return "argument"
+    return f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "default"
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``data_dir`` if given, else ``$REPRLAB_DATA``, else ``./data``."""
+    """The data folder: ``data_dir`` if given, else ``$REPRLAB_DATA``, else the per-user
+    :func:`default_data_dir` (``~/.local/share/reprlab``)."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    return Path("data")
+    return default_data_dir()
 
 
 def parse_name(name: str) -> tuple[str, str | None]:
@@ -97,7 +114,8 @@ def load_dataset(
         ``.npy``/``.npz``/``.csv`` file. ``reprlab data`` lists them.
     split : ``train``, ``test`` or ``all``. Data sets without an official split are split
         deterministically (stratified, 80/20) from ``seed``.
-    data_dir : folder holding the files; default ``$REPRLAB_DATA``.
+    data_dir : folder holding the files; default ``$REPRLAB_DATA``, else ``~/.local/share/reprlab``
+        (:func:`resolve_data_dir`), the folder ``reprlab data download`` fills.
     download : fetch missing files (only data sets torchvision can download, only online).
     """
     if split not in SPLITS:

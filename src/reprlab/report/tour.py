@@ -36,7 +36,7 @@ ORDER: list[SectionFn] = [
     autoencoders.stacked_digits,
     autoencoders.domain_adaptation,
     representations.latent_maps,
-    representations.siamese_digits,
+    representations.siamese,
     representations.vae_digits,
     representations.style_transfer,
     adversarial.gan,
@@ -47,18 +47,29 @@ ORDER: list[SectionFn] = [
 #: ``{key: (title, fn)}`` in :data:`ORDER`'s order (``--only`` takes the keys)
 SECTIONS: dict[str, tuple[str, SectionFn]] = {fn.tour_key: (fn.tour_title, fn) for fn in ORDER}
 
-__all__ = ["ORDER", "SECTIONS", "TourContext", "run_tour"]
+#: the data sets (``reprlab data download`` names) each section reads; ``--download`` fetches them
+SECTION_DATA: dict[str, list[str]] = {
+    "autoencoder-mnist": ["mnist"],
+    "domain-adaptation": ["amazon-reviews"],
+    "siamese": ["omniglot:small1", "omniglot:small2", "omniglot-oneshot"],
+}
+
+__all__ = ["ORDER", "SECTIONS", "SECTION_DATA", "TourContext", "fetch_tour_data", "run_tour"]
 
 
 def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[str] | None = None,
-             benchmarks: list[str] | None = None, data_dir: str | None = None, seed: int = 0) -> Path:
+             benchmarks: list[str] | None = None, data_dir: str | None = None, seed: int = 0,
+             download: bool = False, mirror: str | None = None) -> Path:
     """Run the tour's sections and write ``<out>/report.html``; returns its path.
 
     ``quick`` shrinks every budget to a smoke run; ``full`` also runs the scripts of
     ``benchmarks/`` at their real settings (hours on a CPU) and reports their results.
+    ``download`` first fetches the data sets the sections use (:func:`fetch_tour_data`).
     """
     if quick and full:
         raise UsageError("--quick and --full contradict each other; choose one")
+    if mirror is not None and not download:
+        raise UsageError("--mirror says where --download fetches from; add --download")
     if only:
         unknown = [k for k in only if k not in SECTIONS]
         if unknown:
@@ -73,6 +84,8 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
     data_dir = data_dir or os.environ.get("REPRLAB_DATA")
     ctx = TourContext(Path(out), quick, seed, data_dir, full, benchmarks)
     ensure_dir(ctx.out)  # before any section runs: a file in the way is one line, at once
+    if download:
+        fetch_tour_data(keys, data_dir, mirror)
     done: list[Section] = []
     for i, key in enumerate(keys, 1):
         title, fn = SECTIONS[key]
@@ -95,6 +108,26 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
     )
     _print_summary(done)
     return report
+
+
+def fetch_tour_data(keys: list[str], data_dir: str | None, mirror: str | None = None) -> None:
+    """Fetch the data sets of the sections ``keys`` (``reprlab tour --download``). A data set that
+    cannot be fetched (offline, no official source without a mirror) is logged and its section
+    is skipped; bad input (the mirror, an unwritable folder) stops the tour at once."""
+    from ..data.download import MIRROR_ENV, DownloadError, check_mirror, download, has_official_source
+
+    mirror = check_mirror(mirror if mirror is not None else os.environ.get(MIRROR_ENV))
+    for key in keys:
+        names = SECTION_DATA.get(key, [])
+        if not names:
+            continue
+        if not mirror and not all(has_official_source(n) for n in names):
+            log.info(f"--download: {', '.join(names)} has no official download; pass --mirror URL to fetch it")
+            continue
+        try:
+            download(names, data_dir, mirror=mirror)
+        except DownloadError as e:
+            log.warning(f"--download: {e} (section {key} will be skipped)")
 
 
 def _print_summary(sections: list[Section]) -> None:

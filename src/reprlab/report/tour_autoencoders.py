@@ -8,6 +8,17 @@ from ..viz.html import Section
 from .sections import TourContext, add_metric, tour_section, train_for_section
 
 
+def _skipped(what: str, name: str, data_dir: str | None) -> str:
+    """The summary of a section skipped for want of data set ``name``: the folder looked in and
+    the exact command that fetches it."""
+    from ..data import resolve_data_dir
+    from ..data.download import download_command, has_official_source
+
+    source = "" if has_official_source(name) else " from a copy of a data folder (there is no official download)"
+    return (f"Skipped: {what} is not in the data folder {resolve_data_dir(data_dir)}; `{download_command(name, data_dir)}` "
+            f"fetches it{source} (or run the tour with --download), or set REPRLAB_DATA / --data-dir to a folder that holds it.")
+
+
 def _pca_test_mse(train_x, test_x, k: int) -> float:
     """Per-coordinate test MSE of PCA with k components (the linear auto-encoder's optimum)."""
     from sklearn.decomposition import PCA
@@ -52,7 +63,7 @@ def autoencoder_mnist(ctx: TourContext, s: Section) -> None:
     from ..eval import reconstruction_metrics
 
     if missing_files("mnist", ctx.data_dir):
-        s.summary = "Skipped: MNIST is not in the data folder (set REPRLAB_DATA or --data-dir; `reprlab data` shows what is present)."
+        s.summary = _skipped("MNIST", "mnist", ctx.data_dir)
         return
     steps = ctx.steps(800, 40)
     s.summary = "A convolutional auto-encoder (two stride-2 blocks, d = 32) with the cross-entropy loss on MNIST."
@@ -185,7 +196,7 @@ def domain_adaptation(ctx: TourContext, s: Section) -> None:
     from ..viz import plot_grouped_bars
 
     if missing_files("amazon-reviews", ctx.data_dir):
-        s.summary = "Skipped: amazon_reviews_400/ is not in the data folder (set REPRLAB_DATA or --data-dir)."
+        s.summary = _skipped("amazon_reviews_400/", "amazon-reviews", ctx.data_dir)
         return
     tasks = TASKS[:2] if ctx.quick else TASKS
     params = {"p": 0.5, "n_layers": 3}
