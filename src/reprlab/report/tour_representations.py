@@ -85,16 +85,16 @@ def siamese_omniglot(ctx: TourContext, s: Section) -> None:
     from ..viz import plot_grouped_bars, save_image_grid
     from ..viz.oneshot import oneshot_answer_rows
 
-    steps = ctx.steps(500, 100)
+    steps = ctx.steps(300, 100)
     s.summary = (
         "`reprlab train siamese --data omniglot` with its recipe: twin 4-block convnets (28 px) trained with "
         "NT-Xent over all pairs of a batch of 64 characters x 2 drawings of the small background sets "
         "(10 alphabets), rotated characters as new classes, affine distortions. It is scored on Lake et al.'s "
-        "20 one-shot runs: 20-way, within alphabets never seen in training. The tour trains for a minute; "
+        "20 one-shot runs: 20-way, within alphabets never seen in training. The tour trains for 300 steps; "
         "`benchmarks/oneshot_omniglot.py` trains the same recipe for 5,000 steps (its numbers are in the README)."
     )
     _, model, result = train_for_section(ctx, "siamese-omniglot", "siamese", [
-        ("data.name", "omniglot"), ("model.val_tasks", 50), ("train.max_steps", steps), ("train.warmup_steps", min(100, steps // 5)),
+        ("data.name", "omniglot"), ("model.val_tasks", 20), ("train.max_steps", steps), ("train.warmup_steps", min(100, steps // 5)),
         ("train.val_every", steps), ("train.checkpoint_every", steps),
     ])
     s.settings = {"data": "Omniglot images_background_small1 + small2", "recipe": "SiameseNet.recipes['omniglot']",
@@ -103,15 +103,15 @@ def siamese_omniglot(ctx: TourContext, s: Section) -> None:
     model.eval()
     bars: dict[str, dict[str, float]] = {"20-way one-shot": {}}
     for tag, name, score, ref in (
-            ("pixels_euclidean", "1-NN on pixels, Euclidean", pixel_similarity, None),
-            ("pixels_cosine", "1-NN on pixels, cosine", pixel_cosine_similarity, "lecture: 1-NN 21.7 %"),
-            ("siamese", f"Siamese, {result.steps} steps", model.similarity_matrix, "lecture: convolutional Siamese net 92.0 %")):
+            ("pixels_euclidean", "pixels\nEuclidean 1-NN", pixel_similarity, None),
+            ("pixels_cosine", "pixels\ncosine 1-NN", pixel_cosine_similarity, "lecture: 1-NN 21.7 %"),
+            ("siamese", f"Siamese\n{result.steps} steps", model.similarity_matrix, "lecture: convolutional Siamese net 92.0 %")):
         acc = float(fewshot_accuracy(score, runs).mean())
         bars["20-way one-shot"][name] = acc
-        add_metric(s, f"lake20_{tag}", f"Lake's 20 runs, {name}", acc, ref)
+        add_metric(s, f"lake20_{tag}", f"Lake's 20 runs, {name.replace(chr(10), ', ')}", acc, ref)
     s.figures.append(("accuracy on Lake's 20 runs (chance 0.05)", plot_grouped_bars(
         bars, ctx.figure("siamese", "lake20.png"), ylabel="accuracy", title="20-way one-shot, Lake's runs", baseline=0.05)))
-    rows, per_row = oneshot_answer_rows(model.similarity_matrix, runs, n=6)
+    rows, per_row = oneshot_answer_rows(model.similarity_matrix, runs, n=6, width=5)  # frames visible on 105 px
     s.figures.append(("the first test drawing of six of Lake's runs (grey), then one drawing of each of the run's 20 "
                       "characters; the Siamese net's choice is framed green when right, red when wrong (the right one "
                       "then blue)", save_image_grid(rows, ctx.figure("siamese", "lake-runs.png"), nrow=per_row)))
