@@ -11,8 +11,9 @@ from pathlib import Path
 
 from reprlab.cli import main
 from reprlab.report import tour
-from reprlab.report.benchmarks import benchmark_names, benchmarks_dir, fill_from_results
-from reprlab.viz.html import Section
+from reprlab.report.benchmarks import PAPER_HEADER, benchmark_names, benchmarks_dir, fill_from_results, paper_rows, result_targets
+from reprlab.report.sections import metric_row
+from reprlab.viz.html import Section, render_section
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,12 @@ def test_committed_results_are_shown_with_their_targets(monkeypatch, tmp_path):
             target = (record.get("targets") or {}).get(key)
             if isinstance(target, dict):  # a target not met says so
                 assert ("NOT met" in row["reference"]) == (not target["met"])
-    assert "sdae_mnist.published.paper" in rows and "Vincent" in rows["sdae_mnist.published.paper"]["reference"]
+    tables = {caption.split(":")[0]: rows for caption, _, rows in s.tables}
+    sdae = {r[0]: r for r in tables["sdae_mnist"]}  # the papers' numbers next to ours, cited
+    assert sdae["test_error / SdA-3"][1:3] == ["0.0128", "0.0129 (test_error_sda3)"] and "Vincent" in sdae["test_error / SdA-3"][4]
+    assert sdae["test_error / DBN-3"][2] == "—"
+    assert {"oneshot_omniglot", "vae_mnist", "gan_toy"} <= set(tables)
+    _assert_no_json(render_section(s))
     shown = {p.name for _, p in s.figures}
     assert {"tsne.png", "gan_toy_table_ring8.png", "aae_mnist_codes.png"} <= shown
     assert not any(n.startswith("msda_speed") for n in shown)  # msda_amazon's figures only by their own name
@@ -106,7 +112,7 @@ def test_full_without_a_benchmarks_folder_says_where_to_run_it(monkeypatch, tmp_
         raise AssertionError("--full without benchmarks/ must fail the section")
     s = Section("benchmarks", "t")
     tour.SECTIONS["benchmarks"][1](tour.TourContext(tmp_path, quick=False, seed=0, data_dir=None), s)
-    assert s.summary.startswith("Skipped")
+    assert s.summary.startswith("Skipped") and "`REPRLAB_BENCHMARKS=<checkout>/benchmarks reprlab tour --only benchmarks`" in s.summary
 
 
 def test_an_unreadable_result_is_named_not_fatal(tmp_path):
@@ -124,3 +130,66 @@ def test_benchmark_results_folder_follows_the_environment(tmp_path):
     default = subprocess.run([sys.executable, "-c", code, str(REPO / "benchmarks")], capture_output=True, text=True,
                              env={"PATH": "/usr/bin:/bin"}, check=True)
     assert default.stdout.strip() == str(REPO / "benchmarks" / "results")
+
+
+def _assert_no_json(html: str) -> None:
+    """No dict printed as JSON or as Python, raw or escaped by html.escape."""
+    for brace in ("{'", '{"', "{&#x27;", "{&quot;"):
+        assert brace not in html, brace
+
+
+def _result(folder: Path, name: str, **record) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({"name": name, "command": f"python benchmarks/{name}.py", **record}))
+
+
+def test_papers_numbers_are_a_table_next_to_ours(tmp_path):
+    _result(tmp_path, "toy", headline={"test_error_sda3": 0.0129, "speed": 2.0},
+            targets={"test_error_sda3": {"target": "<= 0.0128", "value": 0.0129, "met": False}},
+            paper={"source": "Vincent et al. 2010, Table 3", "test_error": {"SdA-3": 0.0128, "DBN-3": 0.0124}})
+    s = Section("benchmarks", "t")
+    assert fill_from_results(s, tmp_path, ["toy"]) == 1
+    html = render_section(s)
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "paper", "value (ours)", "target", "source"))
+    assert f"<table><caption>toy: the papers&#x27; numbers next to ours</caption><tr>{head}</tr>" in html
+    assert ("<tr><td>test_error / SdA-3</td><td>0.0128</td><td>0.0129 (test_error_sda3)</td>"
+            '<td class="failed">&lt;= 0.0128: NOT met</td><td>Vincent et al. 2010, Table 3</td></tr>') in html
+    assert "<tr><td>test_error / DBN-3</td><td>0.0124</td><td>—</td><td>—</td><td>Vincent et al. 2010, Table 3</td></tr>" in html
+    assert metric_row(s, "toy.speed")["value"] == 2.0  # ours without a paper: in the headline table
+    _assert_no_json(html)
+
+
+def test_every_shape_of_papers_numbers_is_rows_not_json(tmp_path):
+    _result(tmp_path, "shapes", headline={"lake20_accuracy": 0.9, "test_nll_nats": 88.3, "ring8_modes": 8.0},
+            lecture_table_percent={"Humans": 95.5, "Convolutional Siamese Net": 92.0},
+            anchors=[{"method": "Unrolled GAN", "ring8_modes": 7.6}, {"ring8_modes": 8.0, "seeds": [0, 1]}],
+            settings={"published_nll_nats": 86.76, "published": "Burda et al. 2016", "paper_notes": ["x", {"y": 1}]},
+            note="one seed")
+    rows = {r["metric"]: r for r in paper_rows(json.loads((tmp_path / "shapes.json").read_text()), "shapes")}
+    assert rows["Humans"]["paper"] == 95.5 and rows["Humans"]["percent"] and rows["Humans"]["ours"] is None
+    assert rows["published_nll_nats"]["ours"] == "test_nll_nats" and rows["published_nll_nats"]["source"] == "Burda et al. 2016"
+    assert rows["Unrolled GAN / ring8_modes"]["paper"] == 7.6 and rows["Unrolled GAN / ring8_modes"]["ours"] is None
+    assert rows["[1] / ring8_modes"]["ours"] == "ring8_modes" and rows["[1] / seeds"]["source"] == "0, 1"
+    assert rows["[1] / ring8_modes"]["source"] == "anchors"
+    assert rows["note"]["source"] == "one seed" and rows["[1] / y"]["paper"] == 1 and rows["[1] / y"]["source"] == "paper_notes"
+    s = Section("benchmarks", "t")
+    fill_from_results(s, tmp_path, ["shapes"])
+    (caption, header, cells), = s.tables
+    assert header == list(PAPER_HEADER) and all(len(c) == len(header) for c in cells)
+    _assert_no_json(render_section(s))
+
+
+def test_target_shapes_say_met_or_not():
+    record = {"headline": {"a": 0.5, "b": 3, "c": 1.0, "d": 0.7},
+              "targets": {"a": ">= 0.9", "b": "== cases", "c": {"target": "<= 2", "value": 1.0, "met": True}},
+              "targets_met": {"b": True}, "target": {"d": 0.6, "met": False}}
+    assert result_targets(record) == {"a": (">= 0.9", False), "b": ("== cases", True), "c": ("<= 2", True),
+                                      "d": ("0.6", False)}
+    assert result_targets({"headline": {"a": 1}, "targets": {"a": ">= a_other"}}) == {"a": (">= a_other", None)}
+
+
+def test_a_missing_result_says_the_command_that_writes_it(tmp_path):
+    s = Section("benchmarks", "t")
+    assert fill_from_results(s, tmp_path, ["gan_toy"]) == 0
+    assert "`python benchmarks/gan_toy.py` (from the repository&#x27;s root) writes it" in render_section(s)
+    assert metric_row(s, "gan_toy.missing")["value"] == "not run"

@@ -104,14 +104,14 @@ def make_pairs(
 ) -> PairData:
     """Similar and dissimilar pairs of ``data`` (see the module docstring).
 
-    per_class : similar pairs per class: all ``C(n_c, 2)`` when None, else that many drawn
-        without replacement.
-    ratio : dissimilar pairs per similar pair (each similar pair's first sample is the anchor of
-        ``ratio`` dissimilar ones, rounded stochastically).
-    negatives : ``random`` (any other class) or ``same:<extra>`` (another class with the same
-        value of ``data.extras[<extra>]``, e.g. ``same:alphabet``; falls back to any class when the
-        group has only one).
-    negative_fn : overrides ``negatives``: ``fn(anchor, candidates, rng) -> index``.
+    - per_class : similar pairs per class: all ``C(n_c, 2)`` when None, else that many drawn
+      without replacement.
+    - ratio : dissimilar pairs per similar pair (each similar pair's first sample is the anchor of
+      ``ratio`` dissimilar ones, rounded stochastically).
+    - negatives : ``random`` (any other class) or ``same:<extra>`` (another class with the same
+      value of ``data.extras[<extra>]``, e.g. ``same:alphabet``; falls back to any class when the
+      group has only one).
+    - negative_fn : overrides ``negatives``: ``fn(anchor, candidates, rng) -> index``.
     """
     y = _labels(data)
     if ratio < 0:

@@ -121,12 +121,15 @@ def _inside_manifold(queries: Tensor, support: Tensor, radii: Tensor, batch_size
 
 
 def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: int = 1000) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019).
+    r"""Improved precision and recall (Kynkäänniemi et al. 2019).
 
     Each set's manifold is the union of balls B(φ, NN_k(φ)) around its points, NN_k(φ) the distance
     to the k-th nearest other point of the same set:
 
-        precision = (1/|Φ_g|) Σ_{φ_g} 1[φ_g ∈ manifold(Φ_r)],   recall = (1/|Φ_r|) Σ_{φ_r} 1[φ_r ∈ manifold(Φ_g)].
+    .. math::
+
+        \text{precision} = \frac{1}{|\Phi_g|} \sum_{\phi_g \in \Phi_g} 1[\phi_g \in \text{manifold}(\Phi_r)], \qquad
+        \text{recall} = \frac{1}{|\Phi_r|} \sum_{\phi_r \in \Phi_r} 1[\phi_r \in \text{manifold}(\Phi_g)].
 
     Distances are computed ``batch_size`` rows at a time (memory O(batch_size · N)), in float64.
     """

@@ -56,19 +56,21 @@ def subspace_agreement(model, X, *, batch_size: int = 1024) -> dict:
     Parameters
     ----------
     model : a trained linear auto-encoder (``encode``/``decode``, affine decoder) with ``k`` codes.
-    X : array or tensor (N, *input_shape): the data it was trained on.
+    X : array or tensor ``(N, *input_shape)``: the data it was trained on.
 
     Returns
     -------
-    dict with
-      ``cosines`` : cosines of the principal angles :math:`\theta_1 \le \dots \le \theta_k`
-        between :math:`\mathrm{span}(V)` (decoder columns) and the top-``k`` PCA subspace
-        (sklearn's ``PCA(k).components_``), computed by :func:`scipy.linalg.subspace_angles`;
-      ``min_cosine_principal_angle`` : :math:`\cos\theta_k` (1 = identical subspaces);
-      ``mse`` / ``mse_pca`` : mean over samples and coordinates of :math:`(\hat x - x)^2`
-        for the auto-encoder and for PCA's reconstruction :math:`\mu + U_k U_k^\top (x - \mu)`;
-      ``mse_ratio_to_pca`` : ``mse / mse_pca`` (≥ 1 up to rounding: PCA is optimal);
-      ``k`` : number of codes.
+    dict
+        With the keys:
+
+        - ``cosines`` : cosines of the principal angles :math:`\theta_1 \le \dots \le \theta_k`
+          between :math:`\mathrm{span}(V)` (decoder columns) and the top-``k`` PCA subspace
+          (sklearn's ``PCA(k).components_``), computed by :func:`scipy.linalg.subspace_angles`;
+        - ``min_cosine_principal_angle`` : :math:`\cos\theta_k` (1 = identical subspaces);
+        - ``mse`` / ``mse_pca`` : mean over samples and coordinates of :math:`(\hat x - x)^2`
+          for the auto-encoder and for PCA's reconstruction :math:`\mu + U_k U_k^\top (x - \mu)`;
+        - ``mse_ratio_to_pca`` : ``mse / mse_pca`` (≥ 1 up to rounding: PCA is optimal);
+        - ``k`` : number of codes.
     """
     x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
     if x.ndim < 2 or x.shape[0] < 2:

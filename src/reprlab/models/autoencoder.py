@@ -82,7 +82,7 @@ class AutoEncoder(ReprModel):
         return self.encoder(self.check_input(x))
 
     def decode_logits(self, h: Tensor) -> Tensor:
-        """Decoder output before the output non-linearity, shape (B, *input_shape)."""
+        """Decoder output before the output non-linearity, shape ``(B, *input_shape)``."""
         return self.decoder(h).view(h.shape[0], *self.input_shape)
 
     def decode(self, h: Tensor) -> Tensor:

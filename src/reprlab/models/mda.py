@@ -363,7 +363,7 @@ class MDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    W_ : ndarray (d, d+1), or list of ndarrays (r, |I_t|+1) with ``n_reconstruct``
+    W_ : ndarray (d, d+1), or list of ndarrays ``(r, |I_t|+1)`` with ``n_reconstruct``
         Reconstruction weights, last column for the bias.
     blocks_ : list of index arrays, or None
         Input columns :math:`I_t` of each block (``n_reconstruct`` only).

@@ -128,7 +128,7 @@ class VAE(ReprModel):
         return self.to_mu(h), self.to_logvar(h).clamp(-30.0, 20.0)
 
     def decode_params(self, z: Tensor) -> Tensor:
-        """The decoder's output for codes z (..., d): Bernoulli logits or Gaussian means, (..., *input_shape)."""
+        """The decoder's output for codes z (..., d): Bernoulli logits or Gaussian means, ``(..., *input_shape)``."""
         lead = z.shape[:-1]
         out = self.decoder(z.reshape(-1, z.shape[-1]))
         return out.view(*lead, *self.input_shape)
@@ -199,7 +199,7 @@ class VAE(ReprModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Decoder means of n draws z ~ p(z): (n, *input_shape)."""
+        """Decoder means of n draws z ~ p(z): ``(n, *input_shape)``."""
         p = next(self.parameters())
         z = self.prior.sample(n, generator).to(p.device, p.dtype)
         return self.decode(z)

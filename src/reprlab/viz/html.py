@@ -34,6 +34,8 @@ class Section:
     settings: dict = field(default_factory=dict)
     metrics: list[dict] = field(default_factory=list)  # rows: {"metric", "value", "reference"}
     figures: list[tuple[str, Path]] = field(default_factory=list)  # (caption, png path)
+    # more tables after the metrics: (caption, header, rows); a cell is a value or (value, css class)
+    tables: list[tuple[str, list[str], list[list]]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
@@ -47,6 +49,11 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     return html.escape(str(v))
+
+
+def _cell(c) -> str:
+    value, cls = c if isinstance(c, tuple) else (c, "")
+    return f'<td class="{html.escape(cls)}">{_fmt(value)}</td>' if cls else f"<td>{_fmt(value)}</td>"
 
 
 def status_word(s: Section) -> str:
@@ -74,6 +81,10 @@ def render_section(s: Section) -> str:
             for r in s.metrics
         )
         out.append(f"<table><tr><th>metric</th><th>value</th><th>reference</th></tr>{rows}</table>")
+    for caption, header, rows in s.tables:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+        out.append(f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>")
     for caption, path in s.figures:
         out.append(f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")
     if s.error:

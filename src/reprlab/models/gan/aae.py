@@ -149,7 +149,7 @@ class AdversarialAutoEncoder(ReprModel):
         return self.encoder(self.check_input(x))
 
     def decode(self, z: Tensor) -> Tensor:
-        """x̂ = G(z): through a sigmoid for the cross-entropy loss; (B, *input_shape)."""
+        """x̂ = G(z): through a sigmoid for the cross-entropy loss; ``(B, *input_shape)``."""
         out = self.decode_logits(z)
         return torch.sigmoid(out) if self.config.loss == "bce" else out
 
@@ -158,6 +158,6 @@ class AdversarialAutoEncoder(ReprModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Decoded prior samples G(z'), z' ~ p(z): (n, *input_shape)."""
+        """Decoded prior samples G(z'), z' ~ p(z): ``(n, *input_shape)``."""
         p = next(self.parameters())
         return self.decode(self.prior.sample(n, generator).to(p.device, p.dtype))

@@ -91,12 +91,12 @@ class DiracMethod:
     """One training method on the Dirac-GAN: the specification of how G and D are trained
     (loss, regularizer, weights), not a GAN itself.
 
-    loss: a name of :data:`~.losses.LOSSES` (``minimax``, ``ns``, ``logratio``, ``wgan``, ...) or an
-        alias (``wgan-gp``, stored as wgan + gp).
-    reg: ``none``, a name of :data:`~.regularizers.REGULARIZERS` or ``noise`` (instance noise).
-    gamma: the regularizer's weight γ; for ``noise``, the noise's standard deviation σ.
-    clip: WGAN weight clipping, ψ ← clip(ψ, −c, c) after every critic step (None: none).
-    n_critic: critic (discriminator) steps per generator step, the paper's :math:`n_d`.
+    - loss: a name of :data:`~.losses.LOSSES` (``minimax``, ``ns``, ``logratio``, ``wgan``, ...) or an
+      alias (``wgan-gp``, stored as wgan + gp).
+    - reg: ``none``, a name of :data:`~.regularizers.REGULARIZERS` or ``noise`` (instance noise).
+    - gamma: the regularizer's weight γ; for ``noise``, the noise's standard deviation σ.
+    - clip: WGAN weight clipping, ψ ← clip(ψ, −c, c) after every critic step (None: none).
+    - n_critic: critic (discriminator) steps per generator step, the paper's :math:`n_d`.
     """
 
     loss: str = "minimax"

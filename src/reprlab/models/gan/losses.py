@@ -9,14 +9,14 @@ lecture's :math:`D(x) \in [0, 1]` is :math:`\sigma(t)`, and every log is compute
 
 ``t_real``: (B,) outputs on real samples, ``t_fake``: (B,) outputs on generated ones.
 
-=============  ================================================================  =====================
-name           generator loss                                                    paper
-=============  ================================================================  =====================
-``minimax``    :math:`\mathbb E \log(1 - D(G(z)))` (saturating)                  Goodfellow et al. 2014
-``ns``         :math:`-\mathbb E \log D(G(z))` (non-saturating)                  Goodfellow et al. 2014
+=============  =================================================================  ======================
+name           generator loss                                                     paper
+=============  =================================================================  ======================
+``minimax``    :math:`\mathbb E \log(1 - D(G(z)))` (saturating)                   Goodfellow et al. 2014
+``ns``         :math:`-\mathbb E \log D(G(z))` (non-saturating)                   Goodfellow et al. 2014
 ``logratio``   :math:`\mathbb E \log\frac{1 - D(G(z))}{D(G(z))}` (the lecture's)  lecture; Huszár 2015
-``wgan``       :math:`-\mathbb E\, D(G(z))` (critic, no sigmoid)                 Arjovsky et al. 2017
-=============  ================================================================  =====================
+``wgan``       :math:`-\mathbb E\, D(G(z))` (critic, no sigmoid)                  Arjovsky et al. 2017
+=============  =================================================================  ======================
 
 WGAN-GP (Gulrajani et al. 2017) is ``wgan`` with the ``gp`` regularizer of
 :mod:`reprlab.models.gan.regularizers`; weight clipping is the model's ``clip`` option.

@@ -6,14 +6,14 @@ is defined with any loss of :mod:`reprlab.models.gan.losses`, except ``roth``, w
 The gradients are taken with respect to the *inputs* of D and kept in the graph
 (``create_graph=True``), so that the discriminator's update differentiates through them.
 
-=========  ============================================================================  ========================
-name       added to the discriminator's loss                                             paper
-=========  ============================================================================  ========================
-``r1``     :math:`\frac\gamma2 \mathbb E_{P_r} \|\nabla_x D(x)\|^2`                        Mescheder et al. 2018
-``r2``     :math:`\frac\gamma2 \mathbb E_{P_g} \|\nabla_x D(x)\|^2`                        Mescheder et al. 2018
-``gp``     :math:`\gamma\, \mathbb E_{\hat x} (\|\nabla_{\hat x} D(\hat x)\| - 1)^2`        Gulrajani et al. 2017
-``roth``   :math:`\frac\gamma2 \big(\mathbb E_{P_r}(1-\sigma(t))^2\|\nabla t\|^2 + \mathbb E_{P_g}\sigma(t)^2\|\nabla t\|^2\big)`  Roth et al. 2017
-=========  ============================================================================  ========================
+========  =====================  =========================================================================
+name      paper                  added to the discriminator's loss
+========  =====================  =========================================================================
+``r1``    Mescheder et al. 2018  :math:`\frac\gamma2 \mathbb E_{P_r} \|\nabla_x D(x)\|^2`
+``r2``    Mescheder et al. 2018  :math:`\frac\gamma2 \mathbb E_{P_g} \|\nabla_x D(x)\|^2`
+``gp``    Gulrajani et al. 2017  :math:`\gamma\, \mathbb E_{\hat x} (\|\nabla_{\hat x} D(\hat x)\| - 1)^2`
+``roth``  Roth et al. 2017       :math:`\frac\gamma2 \big(\mathbb E_{P_r}(1-\sigma(t))^2\|\nabla t\|^2 + \mathbb E_{P_g}\sigma(t)^2\|\nabla t\|^2\big)`
+========  =====================  =========================================================================
 
 Instance noise (Sønderby et al. 2017; Arjovsky & Bottou 2017) is not a penalty but a change of the
 discriminator's inputs: :func:`instance_noise`. So is packing (PacGAN, Lin et al. 2018:

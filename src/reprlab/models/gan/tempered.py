@@ -85,7 +85,7 @@ class ResidualBlock(nn.Module):
 
 
 class Lens(nn.Module):
-    r"""L(x) = x + r(x): (B, *shape) -> (B, *shape), a global skip around a branch r.
+    r"""L(x) = x + r(x): ``(B, *shape)`` -> ``(B, *shape)``, a global skip around a branch r.
 
     r for images, ``arch="paper"`` (Sajjadi et al. 2018, Fig. 4): a 3x3 convolution to ``width``
     channels and a leaky ReLU, ``blocks`` :class:`ResidualBlock` s, a 3x3 convolution back to the
