@@ -11,6 +11,7 @@ import logging
 import sys
 
 from ..errors import ReprlabError, UsageError
+from .compare import add_compare_parser, cmd_compare
 from .explore import cmd_embed, cmd_interpolate, cmd_oneshot, cmd_similar
 from .families import STYLE_FLAGS, cmd_da, cmd_dirac, cmd_stylize
 from .runs import cmd_data, cmd_encode, cmd_eval, cmd_reconstruct, cmd_sample, cmd_tour, cmd_train
@@ -223,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--all", action="store_true", help="the paper's grid of methods instead of --loss/--reg/...")
     dr.add_argument("-o", "--output", default="dirac.png", help="PNG to write (default dirac.png)")
 
+    add_compare_parser(sub)
+
     tour = sub.add_parser("tour", help="run the lecture's methods on embedded data and write an HTML report")
     tour.add_argument("--out", default="tour", help="output folder (default: ./tour)")
     tour.add_argument("--quick", action="store_true", help="a reduced budget (seconds): a smoke run")
@@ -264,7 +267,7 @@ COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
     "sample": cmd_sample, "data": cmd_data, "da": cmd_da, "tour": cmd_tour, "embed": cmd_embed,
     "interpolate": cmd_interpolate, "oneshot": cmd_oneshot, "similar": cmd_similar, "dirac": cmd_dirac,
-    "stylize": cmd_stylize,
+    "stylize": cmd_stylize, "compare": cmd_compare,
 }
 
 

@@ -36,12 +36,12 @@ PhaseFit = Callable[..., "ReprModel"]
 class Update:
     """One optimizer update of a training step.
 
-    name : passed to ``model(batch, update=name)``; also the prefix of its logged metrics.
-    parameters : the parameters this update's optimizer owns.
-    every : run this update on steps where ``step % every == 0`` (e.g. a generator updated once
-        per ``n_critic`` critic updates has ``every=n_critic``).
-    lr : learning rate of this update's optimizer (None: the training config's ``lr``).
-    betas : Adam betas of this update (None: the training config's).
+    - name : passed to ``model(batch, update=name)``; also the prefix of its logged metrics.
+    - parameters : the parameters this update's optimizer owns.
+    - every : run this update on steps where ``step % every == 0`` (e.g. a generator updated once
+      per ``n_critic`` critic updates has ``every=n_critic``).
+    - lr : learning rate of this update's optimizer (None: the training config's ``lr``).
+    - betas : Adam betas of this update (None: the training config's).
     """
 
     name: str
@@ -68,6 +68,12 @@ class ReprModel(nn.Module):
     #: model keys added after runs were saved without them: the value that reproduces what such a
     #: run was trained with (applied only when a saved run's ``config.yaml`` lacks the key)
     legacy_defaults: ClassVar[dict[str, object]] = {}
+    #: the model option that sets the size of the codes :meth:`encode` returns (what ``reprlab
+    #: compare --code-size`` sets): an int option, or a tuple option whose last entry is that size
+    #: (the stacked auto-encoder's ``hidden``). None: ``latent_dim`` (or a former name of it) when
+    #: the config has one, see :func:`code_size_key`; a family whose ``latent_dim`` is not the
+    #: size of its codes (a GAN's noise) names its own option
+    code_size_option: ClassVar[str | None] = None
 
     def __init__(self, config, input_shape: tuple[int, ...]):
         super().__init__()
@@ -141,7 +147,7 @@ class ReprModel(nn.Module):
         return out
 
     def check_input(self, x: Tensor) -> Tensor:
-        """``x`` as a float tensor of shape (B, *input_shape) on the model's device, or a one-line error."""
+        """``x`` as a float tensor of shape ``(B, *input_shape)`` on the model's device, or a one-line error."""
         if not isinstance(x, Tensor):
             x = torch.as_tensor(x)
         if not x.is_floating_point():
@@ -187,3 +193,21 @@ class ReprModel(nn.Module):
     @property
     def can_decode(self) -> bool:
         return type(self).decode is not ReprModel.decode
+
+
+#: config fields that are a family's code size when it names no ``code_size_option``
+CODE_SIZE_NAMES = ("latent_dim", "code_dim", "code_size", "embedding_dim")
+
+
+def code_size_key(cls: type) -> str | None:
+    """The model option of the registered family ``cls`` that sets the size of its codes: its
+    :attr:`ReprModel.code_size_option` when it names one, else the first of :data:`CODE_SIZE_NAMES`
+    among its config's fields, else None (no option sets it)."""
+    from ..config import fields_of
+
+    named = getattr(cls, "code_size_option", None)
+    if named:
+        return named
+    config = getattr(cls, "Config", object)
+    fields = fields_of(config) if hasattr(config, "__dataclass_fields__") else {}
+    return next((name for name in CODE_SIZE_NAMES if name in fields), None)

@@ -106,6 +106,7 @@ class StackedAutoEncoder(ReprModel):
 
     name = "sdae"
     Config = StackedAutoEncoderConfig
+    code_size_option = "hidden"  # the codes are h_K: the last hidden width sets their size
 
     def __init__(self, config: StackedAutoEncoderConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)

@@ -9,5 +9,7 @@ through :mod:`reprlab.eval`, draws through :mod:`reprlab.viz`, and owns the fold
 - :mod:`.stylize` — ``reprlab stylize``: neural style transfer into a run folder;
 - :mod:`.embed` — ``reprlab embed`` / ``interpolate``: codes, 2-D maps, pictures and a page;
 - :mod:`.domain_adaptation` — ``reprlab da``: mSDA / SDA / raw features on the Amazon reviews;
-- :mod:`.sda` — the stacked denoising auto-encoder as a scikit-learn transformer.
+- :mod:`.sda` — the stacked denoising auto-encoder as a scikit-learn transformer;
+- :mod:`.compare` — ``reprlab compare``: every method's codes at one code size, the same probes
+  over several seeds (methods in :mod:`.compare_methods`, files in :mod:`.compare_output`).
 """

@@ -150,10 +150,11 @@ def plot_map(
 def plot_map_grid(
     maps: Sequence[Map2D], path: str | os.PathLike, labels=None, *, classes: Sequence[str] | None = None,
     qualities: Sequence[dict] | None = None, ncols: int | None = None, title: str = "",
-    panel_size: tuple[int, int] = PANEL_SIZE,
+    panel_size: tuple[int, int] = PANEL_SIZE, titles: Sequence[str] | None = None,
 ) -> Path:
     """Small multiples: one panel per map (e.g. rows = seeds, columns = perplexities), each
-    titled with its parameters and quality numbers, one shared legend."""
+    titled with its parameters (or ``titles[i]``, e.g. the method whose codes it maps) and
+    quality numbers, one shared legend."""
     if not maps:
         raise UsageError("plot_map_grid got no maps")
     ncols = ncols or min(len(maps), 3)
@@ -173,7 +174,8 @@ def plot_map_grid(
             xy, y = _check(maps[i].coords, labels)
             _scatter(ax, xy, y, classes, legend=False, size=_point_size(len(xy)) / 2)
             line = quality_line(qualities[i] if qualities else None, maps[i].seconds)
-            ax.set_title(maps[i].title.replace(", perplexity", "\nperplexity") + (f"\n{line}" if line else ""), fontsize=8)
+            name = titles[i] if titles is not None else maps[i].title.replace(", perplexity", "\nperplexity")
+            ax.set_title(name + (f"\n{line}" if line else ""), fontsize=8)
         if labels is not None:
             handles, names = axes.flat[0].get_legend_handles_labels()
             if handles:
