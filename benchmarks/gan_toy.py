@@ -18,6 +18,17 @@ target: all modes and hq >= 0.90). Figures: samples over the true modes per trai
 
     python benchmarks/gan_toy.py            # full run (~35 min on 2 CPU cores, 2 processes)
     python benchmarks/gan_toy.py --quick    # smoke run
+
+PacGAN's grid (Lin et al. 2018, their code ``fjxmlzn/PacGAN``), a part of its own that merges its
+rows into the same JSON (``--part pacgan``): ``grid25-pacgan`` (σ = 0.05, high quality within
+3σ = 0.15), G an MLP of 4 x 400 units with batch norm and z ~ N(0, I_2), D three maxout layers of
+200 units x 5 pieces, weights N(0, 0.02²), Adam(1e-4, β1 = 0.8), 100 packs per batch (100·m
+samples), the non-saturating loss; one row per pack size m and seed. PacGAN trains 400 epochs of
+100,000 samples (400k steps); a step costs ~45 ms on one CPU thread here, so ``--steps`` sets what
+the budget allows and the rows say how far they got:
+
+    python benchmarks/gan_toy.py --part pacgan --packs 1,4 --seeds 0,1,2 --steps 40000
+    python benchmarks/gan_toy.py --part pacgan --setup recommended --packs 4 --seeds 0,1,2 --steps 15000 --workers 1
 """
 
 from __future__ import annotations
@@ -41,6 +52,11 @@ GAMMA = {"r1": 0.1, "r2": 0.1, "gp": 1.0, "roth": 0.1}
 #: was run (ns alone: hq 0.69 after 5k steps; + EMA and cosine lr: 0.81; + batch 512 and 15k steps: 0.98)
 RECOMMENDED = {"loss": "ns", "reg": "none", "ema": 0.999, "train.lr_schedule": "cosine", "train.batch_size": 512}
 COMMON = {"latent_dim": 16, "g_hidden": [256, 256], "d_hidden": [256, 256], "train.batch_size": 256, "train.lr": 1e-3}
+#: PacGAN's grid setup (their config.py): the settings of every --part pacgan row (batch: 100 packs)
+PACGAN = {"latent_dim": 2, "g_hidden": [400] * 4, "d_hidden": [200] * 3, "g_mlp_batch_norm": True, "d_maxout": 5,
+          "init_std": 0.02, "loss": "ns", "reg": "none", "model.betas": [0.8, 0.999], "train.lr": 1e-4}
+PACGAN_PAPER = {"source": "Lin et al. 2018 (PacGAN), 2D-grid, about 400k iterations (as quoted in issue 18)",
+                "GAN": {"modes": 17.3, "hq_percent": 94.8}, "PacGAN4": {"modes": 24.8, "hq_percent": 93.6}}
 TARGETS = {"ring8_modes": (">=", 8), "ring8_hq": (">=", 0.90), "grid25_modes": (">=", 25), "grid25_hq": (">=", 0.90)}
 
 
@@ -104,11 +120,81 @@ def figures(results: list[dict], data: str) -> None:
     plot_point_panels(panels, RESULTS_DIR / f"gan_toy_stages_{data}.png", centers=centers, std=std, ncol=ncol)
 
 
+def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pacgan", data: str = "grid25-pacgan") -> list[dict]:
+    """One job per pack size m and seed: PacGAN's grid setup (``PACGAN``, 100 packs per batch), or
+    reprlab's recommended setting (``RECOMMENDED``, its batch of 512 samples cut into packs)."""
+    if setup == "pacgan":
+        return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
+                 "settings": {**PACGAN, "pack": m, "train.batch_size": 100 * m}} for m in packs for seed in seeds]
+    return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
+             "settings": {**RECOMMENDED, "pack": m}} for m in packs for seed in seeds]
+
+
+def pack_key(setup: str, data: str, metric: str, m: int) -> str:
+    """Headline key of the packing rows: ``pacgan_grid25_modes_pack4`` (PacGAN's setup) or
+    ``grid25_modes_pack4`` (the recommended setting)."""
+    return f"pacgan_grid25_{metric}_pack{m}" if setup == "pacgan" else f"{data}_{metric}_pack{m}"
+
+
+def pacgan_part(a) -> None:
+    """Run the PacGAN rows asked for and merge them into ``gan_toy.json`` (other rows kept)."""
+    import json
+
+    packs, seeds = [int(v) for v in a.packs.split(",")], [int(v) for v in a.seeds.split(",")]
+    data = a.data or ("grid25-pacgan" if a.setup == "pacgan" else "grid25")
+    jobs = pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=a.workers) as pool:
+        results = list(pool.map(run_one, jobs))
+    print(f"{len(results)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
+    new = [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
+    print_table(new, [("pack", "m", "d"), ("seed", "seed", "d"), ("steps", "steps", "d"), ("modes", "modes", "d"),
+                      ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
+    if a.quick:
+        return
+    path = RESULTS_DIR / "gan_toy.json"
+    old = json.loads(path.read_text())
+    key = lambda r: (r.get("part"), r.get("setup", "pacgan"), r.get("data"), r.get("pack"), r.get("seed"), r.get("steps"))  # noqa: E731
+    replaced = {key(r) for r in new}
+    rows = [r for r in old["rows"] if key(r) not in replaced] + new
+    headline = dict(old["headline"])
+    groups = {(r.get("setup", "pacgan"), r["data"], r["pack"]) for r in rows if r.get("part") == "pacgan"}
+    for setup, data, m in sorted(groups):
+        mine = [r for r in rows if r.get("part") == "pacgan" and (r.get("setup", "pacgan"), r["data"], r["pack"]) == (setup, data, m)]
+        longest = max(r["steps"] for r in mine)
+        mine = [r for r in mine if r["steps"] == longest]
+        headline[pack_key(setup, data, "modes", m)] = sum(r["modes"] for r in mine) / len(mine)
+        headline[pack_key(setup, data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
+    extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
+    extra.update({"pacgan_setup": PACGAN, "pacgan_published": PACGAN_PAPER,
+                  "pacgan_protocol": "grid25-pacgan (sigma 0.05); 2,500 samples; high quality within 3 sigma = 0.15 of "
+                                     "the nearest mode; headline pacgan_* keys: means over the seeds of the longest "
+                                     "run of each pack size m"})
+    panels = [(f"{a.setup}, m = {r['pack']}, seed {r['seed']}, {r['steps']} steps: {r['modes']} modes, hq {r['hq']:.2f}",
+               r["samples"]) for r in results]
+    from reprlab.data.toy import mixture_centers, mixture_std
+    from reprlab.viz.gan import plot_point_panels
+
+    plot_point_panels(panels, RESULTS_DIR / f"gan_toy_packing_{a.setup}_{data}.png", centers=mixture_centers(data),
+                      std=mixture_std(data), ncol=min(len(panels), 3))
+    print("wrote", write_result("gan_toy", headline, rows, command_line(), extra))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: few steps, one seed, no results file")
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
+    p.add_argument("--part", choices=["table", "pacgan"], default="table",
+                   help="table: every loss x regularizer and the recommended setting; pacgan: packing rows")
+    p.add_argument("--setup", choices=["pacgan", "recommended"], default="pacgan",
+                   help="--part pacgan: PacGAN's grid networks and optimizer, or reprlab's recommended setting")
+    p.add_argument("--data", help="--part pacgan: the mixture (default: grid25-pacgan for --setup pacgan, else grid25)")
+    p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
+    p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")
+    p.add_argument("--steps", type=int, default=40000, help="--part pacgan: generator steps per run")
     a = p.parse_args()
+    if a.part == "pacgan":
+        return pacgan_part(a)
     steps, seeds, rec_steps, rec_seeds = (60, [0], 60, [0]) if a.quick else (2000, [0, 1], 15000, [0, 1, 2])
     jobs = [j for d in ("ring8", "grid25") for j in jobs_for(d, steps, seeds, rec_steps, rec_seeds)]
     if a.quick:

@@ -75,3 +75,54 @@ def test_pack_from_the_command_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "-q", "train", "gan", "--data", "ring8", "model.pack=3", "train.batch_size=64",
                            "--steps", "5", "--run-dir", str(tmp_path / "bad"))
     assert code == 2 and "multiple of model.pack=3" in error_line(err)
+
+
+def test_maxout_takes_the_largest_of_k_affine_pieces_by_hand():
+    from reprlab.nets import Maxout
+
+    layer = Maxout(2, 2, pieces=3)
+    with torch.no_grad():  # unit 0: pieces x1, x2, -x1 - 1; unit 1: pieces 0, 2 x1 + x2, -x2
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0], [0, 1], [-1, 0], [0, 0], [2, 1], [0, -1]]))
+        layer.linear.bias.copy_(torch.tensor([0.0, 0, -1, 0, 0, 0]))
+    x = torch.tensor([[1.0, -2.0], [-3.0, 0.5]])
+    expected = torch.tensor([[max(1, -2, -2), max(0, 0, 2)], [max(-3, 0.5, 2), max(0, -5.5, -0.5)]], dtype=torch.float32)
+    torch.testing.assert_close(layer(x), expected)
+    with pytest.raises(ConfigError, match="at least 2 pieces"):
+        Maxout(2, 2, pieces=1)
+
+
+def test_pacgan_grid_networks_batch_norm_generator_maxout_discriminator_and_normal_init():
+    from reprlab.nets import Maxout
+
+    torch.manual_seed(0)
+    c = GANConfig(latent_dim=2, g_hidden=(400,) * 4, d_hidden=(200,) * 3, g_mlp_batch_norm=True, d_maxout=5,
+                  init_std=0.02, pack=4)
+    gan = GAN(c, (2,))
+    g_layers = list(gan.generator)
+    bns = [m for m in g_layers if isinstance(m, torch.nn.BatchNorm1d)]
+    linears = [m for m in g_layers if isinstance(m, torch.nn.Linear)]
+    assert len(bns) == 4 and all(b.num_features == 400 for b in bns)
+    assert [lin.bias is None for lin in linears] == [True] * 4 + [False]  # hidden layers: BN's shift replaces the bias
+    maxouts = [m for m in gan.discriminator if isinstance(m, Maxout)]
+    assert [(m.linear.in_features, m.linear.out_features) for m in maxouts] == [(8, 1000), (200, 1000), (200, 1000)]
+    w = torch.cat([m.linear.weight.flatten() for m in maxouts])
+    assert abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean())) < 0.001  # N(0, 0.02²)
+    assert all(float(m.linear.bias.abs().max()) == 0 for m in maxouts)
+    x = torch.randn(100, 2)
+    assert gan.D(x).shape == (25,)
+    assert torch.isfinite(gan(Batch(x=x, y=None, extras={}), "generator")["loss"])
+    with pytest.raises(ConfigError, match="maxout layers are for MLPs"):
+        GAN(GANConfig(arch="conv", d_maxout=5, channels=(8,)), (1, 8, 8))
+
+
+def test_pacgan_grid_data_has_sigma_005_and_is_scored_at_3_sigma():
+    from reprlab.data import load_dataset
+    from reprlab.eval.modes import mixture_mode_coverage
+
+    d = load_dataset("grid25-pacgan:5000", split="train")
+    centers = torch.tensor([[i, j] for i in (-4.0, -2, 0, 2, 4) for j in (-4.0, -2, 0, 2, 4)])
+    resid = d.x - centers[d.y]
+    assert abs(float(resid.std()) - 0.05) < 0.003
+    near = centers[:3] + 0.12  # 0.12·√2 = 0.17 > 3σ = 0.15: not high quality; 0.1·√2 = 0.141 is
+    assert mixture_mode_coverage(near, "grid25-pacgan")["hq"] == 0
+    assert mixture_mode_coverage(centers[:3] + 0.1, "grid25-pacgan")["modes"] == 3

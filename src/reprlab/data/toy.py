@@ -4,7 +4,9 @@ As in Unrolled GAN (Metz et al. 2017, Sec. 3.1) and VEEGAN (Srivastava et al. 20
 
 * ``ring8``:  8 Gaussians with means evenly spaced on a circle of radius 2,
   μ_k = 2 (cos 2πk/8, sin 2πk/8), k = 0..7, each with covariance σ² I, σ = 0.02;
-* ``grid25``: 25 Gaussians with means on the grid {−4, −2, 0, 2, 4}², σ = 0.02,
+* ``grid25``: 25 Gaussians with means on the grid {−4, −2, 0, 2, 4}², σ = 0.02;
+* ``grid25-pacgan``: the same 25 means with σ = 0.05, PacGAN's grid (Lin et al. 2018, their
+  code ``fjxmlzn/PacGAN``: variances 0.05² I; a sample is high quality within 3σ = 0.15),
 
 all components equally likely. ``x`` is float32 (N, 2), ``y`` the component index k (the
 "mode"). :func:`mixture_centers` and :data:`MIXTURE_STD` are the one definition that the
@@ -28,7 +30,7 @@ from .base import TensorData
 from .registry import register
 
 #: Standard deviation σ of every component, per mixture (VEEGAN / Unrolled GAN: 0.02).
-MIXTURE_STD: dict[str, float] = {"ring8": 0.02, "grid25": 0.02}
+MIXTURE_STD: dict[str, float] = {"ring8": 0.02, "grid25": 0.02, "grid25-pacgan": 0.05}
 #: Radius of the ring8 circle.
 RING_RADIUS = 2.0
 #: Coordinates of the grid25 lattice along each axis.
@@ -46,7 +48,7 @@ def mixture_centers(name: str) -> Tensor:
     if name == "ring8":
         angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
         return RING_RADIUS * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)  # (8, 2)
-    if name == "grid25":
+    if name in ("grid25", "grid25-pacgan"):
         axis = torch.tensor(GRID_AXIS, dtype=torch.float64)
         return torch.cartesian_prod(axis, axis)  # (25, 2), row-major: (x_i, y_j) at k = 5 i + j
     raise DataError(f"unknown mixture {name!r}; choose one of {', '.join(sorted(MIXTURE_STD))}")
@@ -109,3 +111,9 @@ def load_ring8(arg, data_dir, split, seed, download) -> TensorData:
           embedded=True, arg_help="N: number of training samples (default 50,000; test has N // 5)")
 def load_grid25(arg, data_dir, split, seed, download) -> TensorData:
     return _load_mixture("grid25", arg, split, seed)
+
+
+@register("grid25-pacgan", "25 Gaussians on the grid {-4,-2,0,2,4}^2, sigma 0.05 (PacGAN's grid; no files needed)",
+          embedded=True, arg_help="N: number of training samples (default 50,000; test has N // 5)")
+def load_grid25_pacgan(arg, data_dir, split, seed, download) -> TensorData:
+    return _load_mixture("grid25-pacgan", arg, split, seed)

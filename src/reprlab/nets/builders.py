@@ -32,29 +32,33 @@ def resolve_arch(arch: str, input_shape: tuple[int, ...]) -> str:
 
 
 def encoder(arch: str, input_shape: tuple[int, ...], out_dim: int, *, hidden: tuple[int, ...] = (),
-            channels: tuple[int, ...] = (), act: str = "relu", out_act: str | None = None) -> nn.Module:
-    """x (B, *input_shape) -> (B, out_dim).
+            channels: tuple[int, ...] = (), act: str = "relu", out_act: str | None = None, maxout: int = 0) -> nn.Module:
+    """x ``(B, *input_shape)`` -> (B, out_dim).
 
     ``mlp``: ``prod(input_shape) -> hidden... -> out_dim``; ``conv``: ``len(channels)`` stride-2
     blocks, then a linear layer. ``out_act``: the output's activation; None is linear, and for
     conv a string puts the activation module after the encoder (``nn.Sequential(conv, act)``).
+    ``maxout = k``: the MLP's hidden layers are maxout units of k pieces (mlp only).
     """
     if resolve_arch(arch, input_shape) == "mlp":
-        return MLP(math.prod(input_shape), tuple(hidden), out_dim, act, out_act or "linear")
+        return MLP(math.prod(input_shape), tuple(hidden), out_dim, act, out_act or "linear", maxout=maxout)
+    if maxout:
+        raise ConfigError("maxout layers are for MLPs: use model.arch=mlp, or set maxout to 0")
     net = ConvEncoder(input_shape, tuple(channels), out_dim, act)
     return net if out_act is None else nn.Sequential(net, activation(out_act))
 
 
 def decoder(arch: str, output_shape: tuple[int, ...], in_dim: int, *, hidden: tuple[int, ...] = (),
-            channels: tuple[int, ...] = (), act: str = "relu", out_act: str = "linear", batch_norm: bool = False) -> nn.Module:
+            channels: tuple[int, ...] = (), act: str = "relu", out_act: str = "linear", batch_norm: bool = False,
+            mlp_batch_norm: bool = False) -> nn.Module:
     """z (B, in_dim) -> (B, prod(output_shape)) for ``mlp``, (B, C, H, W) for ``conv``.
 
     ``mlp``: ``in_dim -> hidden... -> prod(output_shape)``; ``conv``: the mirror of the
     :class:`~.conv.ConvEncoder` with the same ``channels``, with BatchNorm when ``batch_norm``
-    (DCGAN's generator; the MLP has none).
+    (DCGAN's generator); ``mlp`` with BatchNorm after each hidden layer when ``mlp_batch_norm``.
     """
     if resolve_arch(arch, output_shape) == "mlp":
-        return MLP(in_dim, tuple(hidden), math.prod(output_shape), act, out_act)
+        return MLP(in_dim, tuple(hidden), math.prod(output_shape), act, out_act, batch_norm=mlp_batch_norm)
     return ConvDecoder(output_shape, tuple(channels), in_dim, act, out_act, batch_norm=batch_norm)
 
 
@@ -78,7 +82,7 @@ def encoder_decoder(arch: str, input_shape: tuple[int, ...], code_size: int, *, 
 
 def feature_encoder(arch: str, input_shape: tuple[int, ...], *, hidden: tuple[int, ...] = (), channels: tuple[int, ...] = (),
                     activation: str = "relu", conv_features: int = 256) -> tuple[nn.Module, int]:
-    """(network, F): x (B, *input_shape) -> features h (B, F), for heads on top (a VAE's μ and log σ²).
+    """(network, F): x ``(B, *input_shape)`` -> features h (B, F), for heads on top (a VAE's μ and log σ²).
 
     ``mlp``: the hidden layers, each followed by ``activation`` (F = ``hidden[-1]``; no hidden
     layer: the flattened input, F = prod(input_shape)); ``conv``: the stride-2 blocks, a linear
@@ -89,3 +93,15 @@ def feature_encoder(arch: str, input_shape: tuple[int, ...], *, hidden: tuple[in
             return nn.Flatten(), math.prod(input_shape)
         return encoder("mlp", input_shape, hidden[-1], hidden=tuple(hidden)[:-1], act=activation, out_act=activation), hidden[-1]
     return encoder("conv", input_shape, conv_features, channels=channels, act=activation, out_act="relu"), conv_features
+
+
+def normal_init(net: nn.Module, std: float) -> nn.Module:
+    """Every linear and (transposed) convolution weight of ``net`` drawn from N(0, std²), every
+    such bias set to 0 (DCGAN's and PacGAN's initialization, std = 0.02); BatchNorm keeps
+    weight 1, bias 0. Returns ``net``."""
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net

@@ -27,7 +27,7 @@ from torch import Tensor
 from ...config import option
 from ...data.base import Batch, TensorData
 from ...errors import ConfigError
-from ...nets import decoder, encoder
+from ...nets import decoder, encoder, normal_init
 from ..base import ReprModel, Update
 from ..registry import register_model
 from .adversary import AdversaryConfig, check_packable, loss_option
@@ -48,6 +48,11 @@ class GANConfig(AdversaryConfig):
     d_hidden: tuple[int, ...] = option((256, 256), "MLP discriminator hidden widths", ge=1)
     channels: tuple[int, ...] = option((64, 128), "conv channels per stride-2 block (D; G mirrors them)", ge=1)
     g_batch_norm: bool = option(True, "conv generator: BatchNorm (DCGAN)")
+    g_mlp_batch_norm: bool = option(False, "MLP generator: BatchNorm after each hidden layer (PacGAN's grid generator)")
+    d_maxout: int = option(0, "MLP discriminator: maxout hidden units of this many pieces (PacGAN: 5); 0: leaky ReLU units",
+                           ge=0)
+    init_std: float = option(0.0, "weights of every linear / conv layer drawn from N(0, init_std²), biases 0 "
+                                  "(PacGAN, DCGAN: 0.02); 0: PyTorch's default initialization", ge=0)
     output: Literal["auto", "sigmoid", "linear"] = option("auto", "generator output (auto: sigmoid for images in [0, 1], linear otherwise)")
 
 
@@ -67,9 +72,13 @@ class GAN(ReprModel):
         out_act = ("sigmoid" if image else "linear") if c.output == "auto" else c.output
         # G: z (B, latent_dim) -> x; D: x -> t (B, 1). DCGAN-style for images: BatchNorm in G only
         self.generator = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
-                                 out_act=out_act, batch_norm=c.g_batch_norm)
+                                 out_act=out_act, batch_norm=c.g_batch_norm, mlp_batch_norm=c.g_mlp_batch_norm)
         packed = (self.input_shape[0] * c.pack, *self.input_shape[1:])  # PacGAN: D sees m samples at once
-        self.discriminator = encoder(c.arch, packed, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu")
+        self.discriminator = encoder(c.arch, packed, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu",
+                                     maxout=c.d_maxout)
+        if c.init_std > 0:
+            normal_init(self.generator, c.init_std)
+            normal_init(self.discriminator, c.init_std)
         self.generator_ema = None
         if c.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -82,7 +91,7 @@ class GAN(ReprModel):
 
     # -------------------------------------------------------------- pieces
     def D(self, x: Tensor) -> Tensor:
-        """The discriminator's raw output t = D_ψ(x): (B, *shape) -> (B,); with ``pack = m`` one
+        """The discriminator's raw output t = D_ψ(x): ``(B, *shape)`` -> (B,); with ``pack = m`` one
         output per pack of m consecutive samples: (B // m,)."""
         return self.discriminator(pack_samples(x, self.config.pack)).squeeze(1)
 
@@ -91,7 +100,7 @@ class GAN(ReprModel):
         return self.discriminator(x_packed).squeeze(1)
 
     def G(self, z: Tensor) -> Tensor:
-        """The generator: (B, latent_dim) -> (B, *shape)."""
+        """The generator: (B, latent_dim) -> ``(B, *shape)``."""
         return self.generator(z).view(z.shape[0], *self.input_shape)
 
     def noise(self, n: int, like: Tensor) -> Tensor:
@@ -171,7 +180,7 @@ class GAN(ReprModel):
     # -------------------------------------------------------------- use
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0): (n, *input_shape)."""
+        """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0): ``(n, *input_shape)``."""
         p = next(self.parameters())
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(p.device, p.dtype)
         return self.decode(z)
@@ -194,3 +203,21 @@ class GAN(ReprModel):
         if self.input_shape == (2,):
             return {"samples": self.sample(2000, torch.Generator().manual_seed(0)).cpu()}
         return {}
+
+    # -------------------------------------------------------------- codes (reprlab compare)
+    #: the discriminator's last hidden width is the size of :meth:`encode`'s features (arch=mlp)
+    code_size_option = "d_hidden"
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The discriminator's penultimate features, the GAN's codes of ``x`` ``(B, *shape)``:
+        (B, d_hidden[-1]) for the MLP discriminator (its last hidden layer, after the activation),
+        (B, C_L·H_L·W_L) for the conv one (its last stride-2 block, flattened). Needs ``pack = 1``:
+        a packed discriminator sees m samples at once and has no features of one sample."""
+        if self.config.pack > 1:
+            raise self._missing(f"encode single samples: its discriminator judges packs of model.pack={self.config.pack}")
+        h = self.check_input(x)
+        if hasattr(self.discriminator, "features"):  # ConvEncoder: conv blocks, then the output layer
+            return self.discriminator.features(h).flatten(1)
+        for layer in list(self.discriminator)[:-2]:  # MLP: all but the output Linear and its identity activation
+            h = layer(h)
+        return h
