@@ -8,14 +8,10 @@ import gzip
 import hashlib
 import re
 import shutil
-import socket
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import error_line, run_cli
+from helpers import error_line, local_only, run_cli, serve_folder
 
 from reprlab.data import download as dl
 from reprlab.data import load_dataset, resolve_data_dir
@@ -29,54 +25,10 @@ SMALL = (
 BOOKS = "amazon_reviews_400/books_400.mat"
 
 
-class RangeHandler(SimpleHTTPRequestHandler):
-    """Serves files with ``Range: bytes=N-`` support; the server's attributes make it misbehave:
-    ``ignore_range`` (always 200), ``cut_after`` (close the connection after that many bytes)."""
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        server = self.server
-        server.requests.append((self.path, self.headers.get("Range")))
-        path = Path(self.translate_path(self.path))
-        if not path.is_file():
-            self.send_error(404, "File not found")
-            return
-        data = path.read_bytes()
-        start = 0
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match and not server.ignore_range:
-            start = int(match.group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body if server.cut_after is None else body[: server.cut_after])
-        self.close_connection = True
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _local_only(monkeypatch):
     """No test reaches beyond 127.0.0.1, and no proxy or mirror setting of the machine applies."""
-    real = socket.create_connection
-
-    def guarded(address, *args, **kwargs):
-        assert address[0] in ("127.0.0.1", "localhost"), f"a test tried to reach {address}"
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", dl.MIRROR_ENV):
-        monkeypatch.delenv(var, raising=False)
+    local_only(monkeypatch)
 
 
 @pytest.fixture
@@ -86,14 +38,8 @@ def mirror(tmp_path, data_dir):
     for rel in SMALL:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(data_dir / rel, root / rel)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
-    server.requests, server.ignore_range, server.cut_after = [], False, None
-    server.root, server.url = root, f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serve_folder(root) as server:
+        yield server
 
 
 def leftovers(folder: Path) -> list[Path]:

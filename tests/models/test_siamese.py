@@ -11,7 +11,7 @@ from reprlab.data import load_dataset
 from reprlab.data.base import Batch
 from reprlab.errors import ConfigError
 from reprlab.models.siamese import (
-    KochHead, SiameseConfig, SiameseNet, contrastive_loss, cosine_pair_loss, koch_loss,
+    KochHead, SiameseConfig, SiameseNet, contrastive_loss, cosine_pair_loss, koch_loss, shift_images,
 )
 
 
@@ -91,6 +91,37 @@ def test_similarity_matrix_agrees_with_pairwise_similarity():
         assert m.shape == (3, 4)
         for i in range(3):
             torch.testing.assert_close(m[i], model.similarity(a[i : i + 1].expand(4, -1, -1, -1), b), atol=1e-5, rtol=0)
+
+
+def test_shift_images_by_hand():
+    x = torch.arange(12.0).reshape(1, 1, 3, 4)  # rows [0..3], [4..7], [8..11]
+    down_right = shift_images(x, 1, 1)[0, 0]
+    # content moves one row down and one column right; the first row / column repeat the edge
+    expected = torch.tensor([[0.0, 0, 1, 2], [0, 0, 1, 2], [4, 4, 5, 6]])
+    torch.testing.assert_close(down_right, expected)
+    up_left = shift_images(x, -1, -2)[0, 0]
+    torch.testing.assert_close(up_left, torch.tensor([[6.0, 7, 7, 7], [10, 11, 11, 11], [10, 11, 11, 11]]))
+    assert shift_images(x, 0, 0) is x
+
+
+@pytest.mark.parametrize("loss", ["cosine", "contrastive"])
+def test_test_time_shifts_average_the_codes_of_nine_translates(loss):
+    torch.manual_seed(0)
+    x = torch.zeros(2, 1, 20, 20)
+    x[:, :, 6:14, 5:15] = torch.rand(2, 1, 8, 10)  # a drawing on a blank page: shifts by 2 px lose nothing
+    plain = SiameseNet(SiameseConfig(loss=loss, hidden=(16,), latent_dim=8), (1, 20, 20)).eval()
+    tta = SiameseNet(SiameseConfig(loss=loss, hidden=(16,), latent_dim=8, tta_shift=0.1), (1, 20, 20)).eval()
+    tta.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(plain.scoring_code(x), plain.encode(x))  # tta_shift=0: the code itself
+    codes = []
+    for dy in (-2, 0, 2):  # round(0.1 * 20) = 2 px
+        for dx in (-2, 0, 2):
+            z = plain.encode(torch.roll(x, (dy, dx), (2, 3)))  # a blank border: rolling = translating
+            codes.append(torch.nn.functional.normalize(z, dim=1) if loss == "cosine" else z)
+    torch.testing.assert_close(tta.scoring_code(x), torch.stack(codes).mean(0), atol=1e-6, rtol=0)
+    assert not torch.allclose(tta.scoring_code(x), plain.encode(x) / (1 if loss != "cosine" else plain.encode(x).norm(dim=1, keepdim=True)))
+    m = tta.similarity_matrix(x, x.flip(0))  # the matrix and the pairwise scores use the same codes
+    torch.testing.assert_close(torch.diagonal(m), tta.similarity(x, x.flip(0)), atol=1e-5, rtol=0)
 
 
 def test_forward_returns_loss_and_pair_accuracy():

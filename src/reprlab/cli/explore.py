@@ -86,7 +86,7 @@ def cmd_oneshot(a: argparse.Namespace) -> int:
         tasks = load_dataset(arg, data_dir=a.data_dir)
         what = "Lake et al.'s 20-way one-shot runs"
     if tasks.k_shot > 1:  # k-shot: the similarity of a query to each class's prototype (mean code)
-        acc = tasks.prototype_accuracy(model.encode_batched, model.code_similarity)
+        acc = tasks.prototype_accuracy(model.scoring_codes, model.code_similarity)
         rule = "prototypes: the class of the most similar mean code of its shots"
     else:
         acc = tasks.accuracy(model.similarity_matrix)

@@ -79,7 +79,7 @@ class KochHead(nn.Module):
         return self.alpha((z1 - z2).abs()).squeeze(-1)
 
     def pairwise(self, a: Tensor, b: Tensor) -> Tensor:
-        """Logits of every pair (a_i, b_j): (len(a), len(b)), without a (|a|·|b|, d) copy per row block."""
+        """Logits of every pair (a_i, b_j): (len(a), len(b)), without a ``(|a|·|b|, d)`` copy per row block."""
         out = torch.empty(len(a), len(b), dtype=a.dtype, device=a.device)
         for i in range(0, len(a), 64):
             out[i : i + 64] = self.alpha((a[i : i + 64, None, :] - b[None]).abs()).squeeze(-1)
@@ -95,6 +95,17 @@ def koch_loss(logits: Tensor, same: Tensor, weights: list[Tensor], l2: float) ->
 
 #: losses over all pairs of a batch of class groups (:mod:`reprlab.models.metric_losses`)
 BATCH_LOSSES = ("triplet", "ntxent", "protonet")
+
+
+def shift_images(x: Tensor, dy: int, dx: int) -> Tensor:
+    """Images (B, C, H, W) translated by ``dy`` rows down and ``dx`` columns right, the edge
+    rows/columns replicated into the space left behind: (B, C, H, W)."""
+    p = max(abs(dy), abs(dx))
+    if p == 0:
+        return x
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (p, p, p, p), mode="replicate")
+    return padded[..., p - dy : p - dy + h, p - dx : p - dx + w]
 
 
 # ----------------------------------------------------------------------------- model
@@ -125,6 +136,9 @@ class SiameseConfig:
                                       "batch losses: each batch from one <extra>")
     pairs_file: str | None = option(None, "CSV with header i,j,same of explicit training pairs (row indices), instead")
     augment: bool = option(False, "Koch's random affine distortions of both images of each training pair")
+    tta_shift: float = option(0.0, "scoring: the code of an image is the mean (unit) code of its 9 copies shifted by "
+                                   "0 and +-tta_shift of its width, rows and columns (test-time augmentation; 0: off)",
+                              ge=0, lt=0.5)
     val_way: int = option(20, "validation: N of the N-way one-shot tasks", ge=2)
     val_tasks: int = option(200, "validation: number of one-shot tasks", ge=1)
 
@@ -146,13 +160,15 @@ class SiameseNet(ReprModel):
     monitor = "val/oneshot_error"
     #: ``--data omniglot``: the one-shot recipe chosen on alphabets held out of the background
     #: sets (``benchmarks/oneshot_omniglot.py``): the 4-block convnet at 28 px, NT-Xent over
-    #: all pairs of a batch of 64 characters x 2 drawings, rotated characters as new classes, affine distortions, a cosine learning-rate schedule. Koch et
+    #: all pairs of a batch of 64 characters x 2 drawings, rotated characters as new classes, affine
+    #: distortions, a cosine learning-rate schedule; scored on codes averaged over 9 shifted copies
+    #: of each image (``tta_shift``, chosen on the held-out alphabets). Koch et
     #: al.'s recipe stays one command away: ``arch=koch-small loss=koch latent_dim=512 l2=1e-5
     #: ratio=2 train.batch_size=128 train.lr=3e-4 train.max_steps=4000`` (or ``arch=koch`` on a GPU).
     recipes = {"omniglot": {
         "arch": "conv4", "input_size": 28, "channels": 64, "latent_dim": 64, "loss": "ntxent", "temperature": 0.1,
         "group_size": 2, "group_rounds": 4, "rotations": True, "augment": True, "negatives": "random",
-        "val_way": 20, "val_tasks": 200,
+        "tta_shift": 0.06, "val_way": 20, "val_tasks": 200,
         "train.batch_size": 64, "train.lr": 1e-3, "train.lr_schedule": "cosine", "train.warmup_steps": 100,
         "train.max_steps": 5000, "train.val_every": 1000, "train.checkpoint_every": 1000,
     }}
@@ -198,20 +214,49 @@ class SiameseNet(ReprModel):
             return -(z1 - z2).pow(2).sum(1)
         return F.cosine_similarity(z1, z2, dim=1)
 
+    @property
+    def _cosine(self) -> bool:
+        return self.config.loss not in ("koch", "contrastive", "protonet")
+
+    @torch.no_grad()
+    def scoring_code(self, x: Tensor) -> Tensor:
+        r"""The code one-shot scoring compares: :math:`f(x)`, or with ``tta_shift = s > 0`` the mean
+        over the 9 translates :math:`T_\delta x` of the image by
+        :math:`\delta \in \{-d, 0, d\}^2` pixels, :math:`d = \mathrm{round}(s \cdot W)`
+        (edges replicated),
+
+        .. math:: \bar z(x) = \frac{1}{9} \sum_\delta \frac{f(T_\delta x)}{\|f(T_\delta x)\|}
+
+        for the cosine similarities (unit codes averaged; raw codes for Koch's head and the
+        Euclidean scores): (B, latent_dim)."""
+        d = round(self.config.tta_shift * x.shape[-1]) if x.dim() == 4 else 0
+        if d == 0:
+            return self.encode(x)
+        codes = [self.encode(shift_images(x, dy, dx)) for dy in (-d, 0, d) for dx in (-d, 0, d)]
+        if self._cosine:
+            codes = [F.normalize(z, dim=1) for z in codes]
+        return torch.stack(codes).mean(0)
+
     @torch.no_grad()
     def similarity(self, x1: Tensor, x2: Tensor) -> Tensor:
         """Similarity of each pair (x1[i], x2[i]), higher = more alike: (B,)."""
-        return self._pair_score(self.encode(x1), self.encode(x2))
+        return self._pair_score(self.scoring_code(x1), self.scoring_code(x2))
 
     @torch.no_grad()
     def similarity_matrix(self, a: Tensor, b: Tensor, batch_size: int = 256) -> Tensor:
-        """Similarity of every (a[i], b[j]): (len(a), len(b)); each image is encoded once."""
-        return self.code_similarity(self.encode_batched(a, batch_size), self.encode_batched(b, batch_size))
+        """Similarity of every (a[i], b[j]): (len(a), len(b)); each image is encoded once
+        (:meth:`scoring_code`)."""
+        return self.code_similarity(self.scoring_codes(a, batch_size), self.scoring_codes(b, batch_size))
 
     @torch.no_grad()
     def encode_batched(self, x: Tensor, batch_size: int = 256) -> Tensor:
         """:meth:`encode` in chunks of ``batch_size``: (len(x), latent_dim)."""
         return torch.cat([self.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    @torch.no_grad()
+    def scoring_codes(self, x: Tensor, batch_size: int = 256) -> Tensor:
+        """:meth:`scoring_code` in chunks of ``batch_size``: (len(x), latent_dim)."""
+        return torch.cat([self.scoring_code(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def code_similarity(self, za: Tensor, zb: Tensor) -> Tensor:

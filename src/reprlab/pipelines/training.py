@@ -165,6 +165,21 @@ def load_data(rc: RunConfig, split: str = "train"):
     return load_dataset(rc.data.name, split=split, data_dir=rc.data.data_dir, seed=rc.train.seed, download=rc.data.download)
 
 
+def validation_split(rc: RunConfig, data):
+    """``(train, val)`` of the loaded training split as ``rc`` asks (``data.val_fraction`` of the
+    samples, or of the ``data.val_by`` groups, seeded by ``train.seed``); ``val`` is None when the
+    fraction is 0. The split :func:`train_run` trains and validates on."""
+    if rc.data.val_fraction <= 0:
+        return data, None
+    if not rc.data.val_by:
+        return data.split(rc.data.val_fraction, rc.train.seed)
+    data, val = data.split_groups(rc.data.val_by, rc.data.val_fraction, rc.train.seed)
+    held, names = val.meta["held_out"][rc.data.val_by], data.meta.get(f"{rc.data.val_by}s")
+    shown = [names[i] for i in held] if isinstance(names, list) and all(0 <= i < len(names) for i in held) else held
+    log.info(f"validation on held-out {rc.data.val_by} values: {', '.join(map(str, shown))}")
+    return data, val
+
+
 def build_model(rc: RunConfig, input_shape: tuple[int, ...]):
     spec = get_model_spec(rc.model_name)
     return spec.cls(rc.model, tuple(input_shape))
@@ -182,15 +197,7 @@ def train_run(
     data = load_data(rc, "train")
     if "row" not in data.extras:  # rows of the split as loaded, kept through the validation split
         data = dataclasses.replace(data, extras={**data.extras, "row": torch.arange(len(data))})
-    val = None
-    if rc.data.val_fraction > 0:
-        if rc.data.val_by:
-            data, val = data.split_groups(rc.data.val_by, rc.data.val_fraction, rc.train.seed)
-            held, names = val.meta["held_out"][rc.data.val_by], data.meta.get(f"{rc.data.val_by}s")
-            shown = [names[i] for i in held] if isinstance(names, list) and all(0 <= i < len(names) for i in held) else held
-            log.info(f"validation on held-out {rc.data.val_by} values: {', '.join(map(str, shown))}")
-        else:
-            data, val = data.split(rc.data.val_fraction, rc.train.seed)
+    data, val = validation_split(rc, data)
     seed_everything(rc.train.seed)
     check_model_fits(lambda: build_model(rc, data.sample_shape), rc.train.optimizer, f"model {rc.model_name}")
     model = build_model(rc, data.sample_shape)
