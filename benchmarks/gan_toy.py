@@ -120,6 +120,15 @@ def figures(results: list[dict], data: str) -> None:
     plot_point_panels(panels, RESULTS_DIR / f"gan_toy_stages_{data}.png", centers=centers, std=std, ncol=ncol)
 
 
+def run_jobs(jobs: list[dict], workers: int) -> tuple[list[dict], list[dict]]:
+    """Run ``jobs`` in ``workers`` processes: (the results, their rows without samples and stages)."""
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(run_one, jobs))
+    print(f"{len(results)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
+    return results, [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
+
+
 def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pacgan", data: str = "grid25-pacgan") -> list[dict]:
     """One job per pack size m and seed: PacGAN's grid setup (``PACGAN``, 100 packs per batch), or
     reprlab's recommended setting (``RECOMMENDED``, its batch of 512 samples cut into packs)."""
@@ -142,12 +151,7 @@ def pacgan_part(a) -> None:
 
     packs, seeds = [int(v) for v in a.packs.split(",")], [int(v) for v in a.seeds.split(",")]
     data = a.data or ("grid25-pacgan" if a.setup == "pacgan" else "grid25")
-    jobs = pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data)
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        results = list(pool.map(run_one, jobs))
-    print(f"{len(results)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
-    new = [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
+    results, new = run_jobs(pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data), a.workers)
     print_table(new, [("pack", "m", "d"), ("seed", "seed", "d"), ("steps", "steps", "d"), ("modes", "modes", "d"),
                       ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
     if a.quick:
@@ -199,12 +203,7 @@ def main() -> None:
     jobs = [j for d in ("ring8", "grid25") for j in jobs_for(d, steps, seeds, rec_steps, rec_seeds)]
     if a.quick:
         jobs = [j for j in jobs if j["recommended"] or j["settings"]["reg"] in ("none", "r1")][:8]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        results = list(pool.map(run_one, jobs))
-    print(f"{len(results)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
-
-    rows = [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
+    results, rows = run_jobs(jobs, a.workers)
     print_table(rows, [("data", "data", ""), ("loss", "loss", ""), ("reg", "reg", ""), ("seed", "seed", "d"),
                        ("steps", "steps", "d"), ("modes", "modes", "d"), ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
     if a.quick:

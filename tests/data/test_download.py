@@ -124,6 +124,43 @@ def test_a_server_that_stops_mid_file_leaves_a_part_to_resume(mirror, tmp_path, 
     assert (dest / BOOKS).read_bytes() == (data_dir / BOOKS).read_bytes() and not part.exists()
 
 
+def test_a_disk_that_fills_during_a_download_is_one_line_and_keeps_nothing(mirror, tmp_path, capsys, monkeypatch):
+    import builtins
+    import errno
+
+    class FillingDisk:
+        """A file whose writes fail with ENOSPC once 30,000 bytes are in it."""
+
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def write(self, b):
+            if self.written + len(b) > 30_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(b)
+            return self.f.write(b)
+
+    def filling_open(path, mode="r", *args, **kwargs):
+        f = builtins.open(path, mode, *args, **kwargs)
+        return FillingDisk(f) if str(path).endswith(".part") and "b" in mode and mode != "rb" else f
+
+    monkeypatch.setattr(dl, "open", filling_open, raising=False)  # the module's open, not the builtin
+    dest = tmp_path / "data"
+    code, _, err = run_cli(capsys, "data", "download", "amazon-reviews:books", "--dir", str(dest), "--mirror", mirror.url)
+    line = error_line(err)
+    assert code == 2 and "No space left on device" in line and "books_400.mat" in line
+    assert not leftovers(tmp_path) and not (dest / BOOKS).exists()
+
+
 def test_a_missing_file_is_a_404_naming_the_url(mirror, tmp_path, capsys):
     dest = tmp_path / "data"
     code, _, err = run_cli(capsys, "data", "download", "omniglot:background", "--dir", str(dest), "--mirror", mirror.url)

@@ -387,9 +387,9 @@ def _copy(response, part: Path, start: int, total: int | None, url: str, progres
     returns (bytes received, whether the connection broke midway)."""
     from tqdm import tqdm
 
-    received, broken = 0, False
+    received, broken, failed = 0, False, None
     try:
-        out = open(part, "r+b" if start else "wb")
+        out = open(part, "r+b" if start else "wb", buffering=0)  # unbuffered: a full disk fails in write, not in close
     except OSError as e:
         raise output_error(part, e) from None
     bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
@@ -407,10 +407,14 @@ def _copy(response, part: Path, start: int, total: int | None, url: str, progres
                 break
             try:
                 out.write(chunk)
-            except OSError as e:
-                raise output_error(part, e) from None
+            except OSError as e:  # e.g. the disk is full: no partial file is kept
+                failed = e
+                break
             received += len(chunk)
             bar.update(len(chunk))
+    if failed is not None:
+        _unlink(part)
+        raise output_error(part, failed) from None
     return received, broken
 
 
