@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="run folder")
     e.add_argument("--iwae", type=int, metavar="K", help="VAE: also −log p(x) by importance sampling with K samples")
     e.add_argument("--binarize", action="store_true", help="with --iwae: binarize each image once (dynamic-binarization MNIST)")
+    e.add_argument("--samples", type=int, metavar="N",
+                   help="GAN, AAE, Tempered GAN: samples scored (default: as many as the split holds for images "
+                        "(FID needs N >= 128, the feature size), 2,500 for the 2-D mixtures)")
+    e.add_argument("--seed", type=int, help="GAN, AAE, Tempered GAN: seed of the samples scored (default 0)")
     _add_data_args(e)
 
     enc = sub.add_parser("encode", help="write the codes of a data set as .npy (or .npz with labels)")

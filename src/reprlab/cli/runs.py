@@ -55,6 +55,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     model = load(a.run)
     data = _run_data(a, model)
     metrics = {"run": a.run, "data": data.name, "split": a.split, "n": len(data)}
+    quality = _sample_quality(a, model, data)  # first: a bad --samples fails before the other measures
     if model.can_reconstruct:
         metrics.update(reconstruction_metrics(model, data))
     if model.has_own_validation:  # the model's own measures: ELBO (VAE), one-shot accuracy (Siamese)
@@ -66,8 +67,31 @@ def cmd_eval(a: argparse.Namespace) -> int:
         from ..eval.likelihood import iwae_nll
 
         metrics[f"nll_iwae_k{a.iwae}"] = iwae_nll(model, data, a.iwae, binarize=a.binarize, progress=_rank() == 0)
+    metrics.update(quality)
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _sample_quality(a: argparse.Namespace, model, data) -> dict:
+    """GAN, AAE, Tempered GAN: the sample quality of the run against ``data`` (FID/KID/precision/
+    recall, or mode coverage), {} where it has no measure; --samples / --seed only for these runs."""
+    asked = a.samples is not None or a.seed is not None
+    if not model.eval_sample_quality:
+        if asked:
+            raise UsageError(f"--samples and --seed choose the samples `reprlab eval` scores for gan, aae and tempered-gan "
+                             f"runs; {a.run} is a run of model {model.name!r}: drop them")
+        return {}
+    from ..eval.sample_quality import sample_quality, sample_quality_kind
+
+    kind, why = sample_quality_kind(data)
+    if kind is None:
+        if asked:
+            raise UsageError(f"--samples/--seed: no sample-quality measure for {a.run} on this data: {why}")
+        log.info(f"sample quality not measured: {why}")
+        return {}
+    data_dir = a.data_dir or model.run_config.data.data_dir
+    return sample_quality(model, data, n_samples=a.samples, seed=0 if a.seed is None else a.seed, data_dir=data_dir,
+                          log=log.info)
 
 
 def cmd_encode(a: argparse.Namespace) -> int:

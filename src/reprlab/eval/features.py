@@ -38,6 +38,8 @@ CACHE_ENV = "REPRLAB_CACHE"
 #: Training epochs per data set (others: DEFAULT_EPOCHS).
 EPOCHS = {"mnist": 3, "digits": 20}
 DEFAULT_EPOCHS = 5
+#: Size of the classifier's features (its penultimate layer).
+CLASSIFIER_DIM = 128
 #: torchvision's file of Inception v3 ImageNet weights (``Inception_V3_Weights.IMAGENET1K_V1``).
 INCEPTION_FILE = "inception_v3_google-0cc3c7bd.pth"
 INCEPTION_URL = f"https://download.pytorch.org/models/{INCEPTION_FILE}"
@@ -57,7 +59,7 @@ class FeatureClassifier(nn.Module):
     small enough to train on MNIST on a CPU in about a minute.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], n_classes: int = 10, dim: int = 128):
+    def __init__(self, input_shape: tuple[int, int, int], n_classes: int = 10, dim: int = CLASSIFIER_DIM):
         super().__init__()
         c, h, w = input_shape
         self.input_shape = tuple(input_shape)

@@ -74,6 +74,10 @@ class ReprModel(nn.Module):
     #: the config has one, see :func:`code_size_key`; a family whose ``latent_dim`` is not the
     #: size of its codes (a GAN's noise) names its own option
     code_size_option: ClassVar[str | None] = None
+    #: whether ``reprlab eval`` scores the model's samples (:mod:`reprlab.eval.sample_quality`:
+    #: classifier FID/KID/precision/recall on images, mode coverage on the 2-D mixtures): the
+    #: families judged by their samples (GAN, AAE, Tempered GAN)
+    eval_sample_quality: ClassVar[bool] = False
 
     def __init__(self, config, input_shape: tuple[int, ...]):
         super().__init__()

@@ -58,6 +58,7 @@ class AdversarialAutoEncoder(ReprModel):
 
     name = "aae"
     Config = AAEConfig
+    eval_sample_quality = True  # `reprlab eval` prints FID/KID/precision/recall or mode coverage
 
     def __init__(self, config: AAEConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)

@@ -63,6 +63,7 @@ class GAN(ReprModel):
     name = "gan"
     Config = GANConfig
     monitor = "val/discriminator/loss"
+    eval_sample_quality = True  # `reprlab eval` prints FID/KID/precision/recall or mode coverage
 
     def __init__(self, config: GANConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
