@@ -29,6 +29,7 @@ the budget allows and the rows say how far they got:
 
     python benchmarks/gan_toy.py --part pacgan --packs 1,4 --seeds 0,1,2 --steps 40000
     python benchmarks/gan_toy.py --part pacgan --setup recommended --packs 4 --seeds 0,1,2 --steps 15000 --workers 1
+    python benchmarks/gan_toy.py --part pacgan --setup recommended-pacgan-g --packs 1,4 --seeds 0,1,2 --steps 15000
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ COMMON = {"latent_dim": 16, "g_hidden": [256, 256], "d_hidden": [256, 256], "tra
 #: PacGAN's grid setup (their config.py): the settings of every --part pacgan row (batch: 100 packs)
 PACGAN = {"latent_dim": 2, "g_hidden": [400] * 4, "d_hidden": [200] * 3, "g_mlp_batch_norm": True, "d_maxout": 5,
           "init_std": 0.02, "loss": "ns", "reg": "none", "model.betas": [0.8, 0.999], "train.lr": 1e-4}
+#: reprlab's recommended setting with PacGAN's generator (z in R², 4 x 400 ReLU units with batch
+#: norm): chosen on seed 100 at 15,000 steps on grid25, before the rows' seeds 0-2 were run
+#: (recommended 16 modes / hq 0.70; + PacGAN's G 23 / 0.85; + packing m = 2 14 / 0.27; + PacGAN's
+#: maxout D 8 / 0.88)
+PACGAN_G = {"latent_dim": 2, "g_hidden": [400] * 4, "g_mlp_batch_norm": True}
 PACGAN_PAPER = {"source": "Lin et al. 2018 (PacGAN), 2D-grid, about 400k iterations (as quoted in issue 18)",
                 "GAN": {"modes": 17.3, "hq_percent": 94.8}, "PacGAN4": {"modes": 24.8, "hq_percent": 93.6}}
 TARGETS = {"ring8_modes": (">=", 8), "ring8_hq": (">=", 0.90), "grid25_modes": (">=", 25), "grid25_hq": (">=", 0.90)}
@@ -135,14 +141,23 @@ def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pa
     if setup == "pacgan":
         return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
                  "settings": {**PACGAN, "pack": m, "train.batch_size": 100 * m}} for m in packs for seed in seeds]
+    extra = PACGAN_G if setup == "recommended-pacgan-g" else {}
     return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
-             "settings": {**RECOMMENDED, "pack": m}} for m in packs for seed in seeds]
+             "settings": {**RECOMMENDED, **extra, "pack": m}} for m in packs for seed in seeds]
+
+
+def jobs_steps(results: list[dict]) -> str:
+    """The step counts of ``results`` for a file name: ``15000`` or ``15000-30000``."""
+    return "-".join(str(st) for st in sorted({r["steps"] for r in results}))
 
 
 def pack_key(setup: str, data: str, metric: str, m: int) -> str:
     """Headline key of the packing rows: ``pacgan_grid25_modes_pack4`` (PacGAN's setup) or
-    ``grid25_modes_pack4`` (the recommended setting)."""
-    return f"pacgan_grid25_{metric}_pack{m}" if setup == "pacgan" else f"{data}_{metric}_pack{m}"
+    ``grid25_modes_pack4`` (the recommended setting) or ``grid25_pacgan_g_modes_pack1`` (the
+    recommended setting with PacGAN's generator)."""
+    if setup == "pacgan":
+        return f"pacgan_grid25_{metric}_pack{m}"
+    return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
 
 
 def pacgan_part(a) -> None:
@@ -165,21 +180,27 @@ def pacgan_part(a) -> None:
     groups = {(r.get("setup", "pacgan"), r["data"], r["pack"]) for r in rows if r.get("part") == "pacgan"}
     for setup, data, m in sorted(groups):
         mine = [r for r in rows if r.get("part") == "pacgan" and (r.get("setup", "pacgan"), r["data"], r["pack"]) == (setup, data, m)]
-        longest = max(r["steps"] for r in mine)
-        mine = [r for r in mine if r["steps"] == longest]
+        # the step count with the most seeds (then the longest): a one-seed probe never replaces 3 seeds
+        count = {st: sum(r["steps"] == st for r in mine) for st in {r["steps"] for r in mine}}
+        chosen = max(count, key=lambda st: (count[st], st))
+        mine = [r for r in mine if r["steps"] == chosen]
         headline[pack_key(setup, data, "modes", m)] = sum(r["modes"] for r in mine) / len(mine)
         headline[pack_key(setup, data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
     extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
-    extra.update({"pacgan_setup": PACGAN, "pacgan_published": PACGAN_PAPER,
+    extra.update({"pacgan_setup": PACGAN, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
+                  "pacgan_g_choice": "seed 100 (not a row's seed), grid25, 15,000 steps, 2,500 samples: recommended "
+                                     "16 modes / hq 0.6992; + PacGAN's generator (z in R^2, 4 x 400 + batch norm) "
+                                     "23 / 0.8528; + packing m = 2 14 / 0.268; + PacGAN's maxout D 8 / 0.8832",
                   "pacgan_protocol": "grid25-pacgan (sigma 0.05); 2,500 samples; high quality within 3 sigma = 0.15 of "
-                                     "the nearest mode; headline pacgan_* keys: means over the seeds of the longest "
-                                     "run of each pack size m"})
-    panels = [(f"{a.setup}, m = {r['pack']}, seed {r['seed']}, {r['steps']} steps: {r['modes']} modes, hq {r['hq']:.2f}",
+                                     "the nearest mode; headline packing keys: means over the seeds of each setup and "
+                                     "pack size m at the step count with the most seeds"})
+    panels = [(f"{a.setup}, m = {r['pack']}, seed {r['seed']}\n{r['steps']} steps: {r['modes']} modes, hq {r['hq']:.2f}",
                r["samples"]) for r in results]
     from reprlab.data.toy import mixture_centers, mixture_std
     from reprlab.viz.gan import plot_point_panels
 
-    plot_point_panels(panels, RESULTS_DIR / f"gan_toy_packing_{a.setup}_{data}.png", centers=mixture_centers(data),
+    plot_point_panels(panels, RESULTS_DIR / f"gan_toy_packing_{a.setup}_{data}_{jobs_steps(results)}.png",
+                      centers=mixture_centers(data),
                       std=mixture_std(data), ncol=min(len(panels), 3))
     print("wrote", write_result("gan_toy", headline, rows, command_line(), extra))
 
@@ -190,8 +211,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     p.add_argument("--part", choices=["table", "pacgan"], default="table",
                    help="table: every loss x regularizer and the recommended setting; pacgan: packing rows")
-    p.add_argument("--setup", choices=["pacgan", "recommended"], default="pacgan",
-                   help="--part pacgan: PacGAN's grid networks and optimizer, or reprlab's recommended setting")
+    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g"], default="pacgan",
+                   help="--part pacgan: PacGAN's grid networks and optimizer, reprlab's recommended setting, or "
+                        "the recommended setting with PacGAN's generator")
     p.add_argument("--data", help="--part pacgan: the mixture (default: grid25-pacgan for --setup pacgan, else grid25)")
     p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
     p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")
