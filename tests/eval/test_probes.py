@@ -48,6 +48,18 @@ def test_linear_probe_with_a_label_budget_trains_on_that_stratified_sample_only(
     assert ours["accuracy"] == pytest.approx(direct.accuracy(xt, yt), abs=1e-12)
 
 
+def test_cv_labels_chooses_c_on_a_stratified_sample_and_refits_on_every_label():
+    x, y, xt, yt = _digits()
+    keep = label_subset(y, 150, seed=2)
+    chosen = fit_linear_probe(x[keep], y[keep], seed=2)
+    ours = fit_linear_probe(x, y, seed=2, cv_labels=150)
+    hand = make_pipeline(StandardScaler(), LogisticRegression(C=chosen.C, max_iter=1000)).fit(x, y)
+    assert (ours.C, ours.cv_accuracy, ours.n_labels) == (chosen.C, chosen.cv_accuracy, len(x))
+    assert ours.accuracy(xt, yt) == pytest.approx((hand.predict(xt) == yt).mean(), abs=1e-12)
+    whole = fit_linear_probe(x, y, seed=2, cv_labels=len(x))  # as many as there are: the plain probe
+    assert whole.C == fit_linear_probe(x, y, seed=2).C
+
+
 def test_label_subset_is_stratified_seeded_and_refuses_fewer_labels_than_classes():
     y = np.repeat(np.arange(4), [40, 30, 20, 10])  # shares 0.4, 0.3, 0.2, 0.1
     idx = label_subset(y, 20, seed=0)

@@ -17,7 +17,7 @@ REPORT = Path(sections.__file__).parent
 
 def test_sections_are_listed_in_the_lectures_order():
     assert list(tour.SECTIONS) == ["autoencoder", "autoencoder-mnist", "denoising", "stacked", "domain-adaptation",
-                                   "latent", "siamese", "vae", "style", "gan", "aae", "benchmarks"]
+                                   "latent", "siamese", "vae", "style", "gan", "aae", "benchmarks", "compare"]
     assert [fn.tour_key for fn in tour.ORDER] == list(tour.SECTIONS)
     assert all(tour.SECTIONS[fn.tour_key] == (fn.tour_title, fn) for fn in tour.ORDER)
 

@@ -6,8 +6,8 @@ run folder) and each seed, the method is fit on the training split and encodes t
 test splits; the probes (:mod:`reprlab.eval.probes`) then read the codes:
 
 - ``linear_<n>``: a linear probe (logistic regression, C by cross-validation on the labelled
-  training codes only) on ``n`` stratified, seeded training labels (``all``: every one), scored on
-  the test codes;
+  training codes only, or on a stratified sample of ``cv_labels`` of them) on ``n`` stratified,
+  seeded training labels (``all``: every one), scored on the test codes;
 - ``knn5``: 5-NN accuracy of the test codes against the training codes; ``knn5_loo``:
   leave-one-out 5-NN accuracy within the test codes;
 - ``fewshot_<N>w<k>s``: N-way k-shot accuracy with cosine prototypes on the codes of
@@ -91,7 +91,7 @@ def compare(
     steps: int | None = None, options: dict[str, dict[str, Any]] | None = None, probes: Sequence[str] | None = None,
     labels: Sequence[int | str | None] = (100, 1000, "all"), fewshot_data: str | None = None, fewshot_way: int = 20,
     corruptions: Sequence[str] = ("masking:0.25", "gaussian:0.2"), map_points: int = 2000, tsne_iter: int = 750,
-    data_dir: str | None = None, keep_runs: bool = False,
+    data_dir: str | None = None, keep_runs: bool = False, cv_labels: int | None = None,
 ) -> CompareResult:
     """Compare ``methods`` (default :data:`DEFAULT_METHODS`, or ``raw,pca`` beside ``runs``) on
     ``data`` at ``code_size``, over ``seeds`` (see the module docstring), and write the folder
@@ -99,11 +99,13 @@ def compare(
 
     ``steps`` sets every learned method's ``train.max_steps``; ``options[method]`` are its
     ``key=value`` overrides (they win over the budget); ``probes`` picks groups of :data:`GROUPS`;
-    ``labels`` the linear probe's label budgets (``all``: every training label); ``keep_runs``
+    ``labels`` the linear probe's label budgets (``all``: every training label); ``cv_labels``: the
+    linear probe chooses C on at most this many of its labelled codes (None: all), then refits on
+    all of them (:func:`reprlab.eval.probes.fit_linear_probe`); ``keep_runs``
     keeps each training run in ``out/runs/<method>-seed<s>/``. Bad arguments raise a one-line
     :class:`UsageError`; a method or cell that fails is recorded in the result (see
     :attr:`CompareResult.exit_code`) and the others still run."""
-    settings = _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points, tsne_iter)
+    settings = _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points, tsne_iter, cv_labels)
     seeds = _check_args(code_size, seeds, methods, runs, steps)
     methods = list(methods if methods is not None else (("raw", "pca") if runs else DEFAULT_METHODS))
     stray = sorted(set(options or {}) - set(methods))
@@ -146,7 +148,8 @@ def _record(settings: Settings, **arguments) -> dict:
     s = settings
     return {**arguments, "probes": list(s.groups), "labels": [n or "all" for n in s.labels],
             "fewshot": {"data": s.fewshot_data, "way": s.fewshot_way, "shots": list(s.fewshot_shots), "tasks": s.fewshot_tasks},
-            "corruptions": list(s.corruptions), "map_points": s.map_points, "tsne_iter": s.tsne_iter}
+            "corruptions": list(s.corruptions), "map_points": s.map_points, "tsne_iter": s.tsne_iter,
+            "cv_labels": s.cv_labels}
 
 
 def _all_failed(probes: list[Probe], reason: str, exit_code: int) -> dict[str, Missing]:
@@ -217,7 +220,7 @@ def _check_args(code_size: int, seeds: Sequence[int], methods, runs, steps) -> l
     return seeds
 
 
-def _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points, tsne_iter) -> Settings:
+def _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points, tsne_iter, cv_labels=None) -> Settings:
     from ..data.corruptions import parse_corruption
 
     groups = tuple(probes) if probes is not None else GROUPS
@@ -236,7 +239,10 @@ def _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points
         parse_corruption(spec, "corruption")
     if fewshot_way < 2:
         raise UsageError(f"few-shot tasks need at least 2 classes (way), got {fewshot_way}")
+    if cv_labels is not None and cv_labels < 2:
+        raise UsageError(f"cv_labels must be at least 2 (C is chosen on that many labelled codes), got {cv_labels}")
     if map_points < 25:
         raise UsageError(f"a map needs at least 25 points, got map_points={map_points}")
     return Settings(groups=groups, labels=tuple(dict.fromkeys(budgets)), fewshot_way=fewshot_way,
-                    fewshot_data=fewshot_data, corruptions=tuple(corruptions), map_points=map_points, tsne_iter=tsne_iter)
+                    fewshot_data=fewshot_data, corruptions=tuple(corruptions), map_points=map_points, tsne_iter=tsne_iter,
+                    cv_labels=cv_labels)

@@ -54,6 +54,7 @@ class Settings:
     corruptions: tuple[str, ...] = ("masking:0.25", "gaussian:0.2")
     map_points: int = 2000
     tsne_iter: int = 750
+    cv_labels: int | None = None  # the linear probe's C chosen on at most this many labelled codes (None: all)
 
     def probes(self) -> list[Probe]:
         """The columns of the table, group by group."""
@@ -132,7 +133,7 @@ class Probing:
         from ..eval.probes import fit_linear_probe
 
         if self._full_probe is None:
-            self._full_probe = fit_linear_probe(self.z_train, self.y_train, seed=self.seed)
+            self._full_probe = fit_linear_probe(self.z_train, self.y_train, seed=self.seed, cv_labels=self.s.cv_labels)
         return self._full_probe
 
     def linear(self, n: int | None):
@@ -143,7 +144,8 @@ class Probing:
         if n >= len(self.z_train):
             return Missing("n/a", f"the training split has only {len(self.z_train)} examples (see linear_all)")
         keep = label_subset(self.y_train, n, self.seed)
-        return fit_linear_probe(self.z_train[keep], self.y_train[keep], seed=self.seed).accuracy(self.z_test, self.y_test)
+        return fit_linear_probe(self.z_train[keep], self.y_train[keep], seed=self.seed,
+                                cv_labels=self.s.cv_labels).accuracy(self.z_test, self.y_test)
 
     def knn(self, which: str):
         from ..eval.neighbors import knn_accuracy

@@ -1,11 +1,12 @@
-"""The tour's last section: the benchmarks' results next to their targets and the papers' numbers.
+"""The tour's next-to-last section: the benchmarks' results next to their targets and the papers' numbers.
 
 By default it shows the committed results of a checkout (``benchmarks/results/*.json`` and the
 figures beside them): reading them takes a second. With ``reprlab tour --full`` it first runs every
 script of ``benchmarks/`` at its real settings (hours on a CPU, minutes to an hour on a GPU), each
 in its own process writing into ``<out>/benchmarks/`` (``REPRLAB_BENCH_RESULTS``; the committed
 files are left alone), and shows those. A benchmark that fails is named with the end of its log;
-the others still run. Listed last in :data:`reprlab.report.tour.SECTIONS`.
+the others still run. Listed before the comparison of representations (the tour's last section) in
+:data:`reprlab.report.tour.SECTIONS`.
 
 Each row's id (:func:`~reprlab.report.sections.metric_values`) is ``<name>.<headline key>``, or
 ``<name>.missing`` (no result: the row says which command writes it), or ``<name>.unreadable``. The
@@ -32,7 +33,8 @@ log = logging.getLogger("reprlab")
 
 # The lecture's order; scripts not named here run after these, alphabetically.
 ORDER = ["ae_pca", "sdae_mnist", "msda_amazon", "msda_speed", "tsne", "oneshot_omniglot", "vae_mnist",
-         "style_transfer", "gan_toy", "gan_mnist", "aae_mnist", "tempered_mnist", "train_throughput", "gan_throughput"]
+         "style_transfer", "gan_toy", "gan_mnist", "aae_mnist", "tempered_mnist", "representations", "train_throughput",
+         "gan_throughput"]
 #: the words that name a result's entries holding the papers' numbers (top level or in ``settings``)
 PAPER_KEYS = ("paper", "published", "anchor", "lecture_table")
 PAPER_HEADER = ("metric", "paper", "value (ours)", "target", "source")

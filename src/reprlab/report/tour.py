@@ -28,7 +28,8 @@ from .sections import SectionFn, TourContext
 log = logging.getLogger("reprlab")
 
 #: The tour's sections in the lecture's order: the auto-encoder family, learnt representations,
-#: the adversarial family, and last the benchmarks' results.
+#: the adversarial family, the benchmarks' results, and last the comparison of every
+#: representation under the same probes (which one serves which task).
 ORDER: list[SectionFn] = [
     autoencoders.autoencoder_digits,
     autoencoders.autoencoder_mnist,
@@ -42,6 +43,7 @@ ORDER: list[SectionFn] = [
     adversarial.gan,
     adversarial.aae,
     benchmarks_section,
+    representations.compare_digits,
 ]
 
 #: ``{key: (title, fn)}`` in :data:`ORDER`'s order (``--only`` takes the keys)

@@ -276,3 +276,85 @@ def _style_transfer_figures(ctx: TourContext, s: Section, net, content, style, c
     results = style_sweep(net, content, style, sweep_cfg, betas)
     s.figures.append(("decrease α/β: results as the style weight β grows",
                       sweep_figure(content, style, results, betas, ctx.figure("style", "sweep.png"), cfg.content_weight)))
+
+
+#: the methods of the tour's comparison (each trains in seconds on digits)
+COMPARE_METHODS = ("raw", "pca", "ae", "dae", "vae")
+#: what each probe asks, in the words of the section's text
+COMPARE_TASKS = {
+    "linear_100": "a linear classifier from 100 labels", "linear_all": "a linear classifier from every label",
+    "knn5": "nearest neighbours (5-NN, train -> test)", "knn5_loo": "neighbourhoods among the test codes (leave-one-out 5-NN)",
+    "fewshot_5w1s": "5-way one-shot recognition", "fewshot_5w5s": "5-way five-shot recognition",
+    "robust_masking0.25": "inputs with a quarter of their pixels masked", "robust_gaussian0.2": "inputs with Gaussian noise",
+    "tsne_T10": "a faithful 2-D map (t-SNE trustworthiness)", "train_seconds": "training time", "encode_per_s": "encoding speed",
+}
+
+
+@tour_section("compare", "Which representation serves which task: every method's codes under the same probes (reprlab compare)")
+def compare_digits(ctx: TourContext, s: Section) -> None:
+    """``reprlab compare`` on digits: raw pixels, PCA and three learnt codes under the same probes,
+    one seed, seconds per method; the text is generated from the numbers (the best method of
+    each probe). Numbers: ``<probe>_best`` (the best mean, its method in ``method``, every
+    method's mean in ``by_method``) and ``<method>.<probe>`` for every cell with a number."""
+    from ..pipelines.compare import compare
+    from ..pipelines.compare_output import cell_text
+
+    steps, code_size = ctx.steps(1000, 40), 16
+    map_points, tsne_iter = ctx.steps(2000, 120), ctx.steps(500, 300)  # 2000: every test digit
+    import threadpoolctl
+
+    # small nets and 1,437 digits: one thread is faster than several (far faster on a busy machine)
+    with _torch_threads(1), threadpoolctl.threadpool_limits(1):
+        result = compare("digits", list(COMPARE_METHODS), out=ctx.run_dir("compare-digits"), code_size=code_size,
+                         seeds=(ctx.seed,), steps=steps, labels=(100, "all"), fewshot_way=5, map_points=map_points,
+                         tsne_iter=tsne_iter, data_dir=ctx.data_dir)
+    s.settings = {"data": "digits, stratified 80/20 split (1,437 / 360)", "methods": ", ".join(COMPARE_METHODS),
+                  "code size": f"{code_size} (raw: the 64 pixels)",
+                  "training": f"{steps} Adam steps of 128 digits per learned method (compare's budget)",
+                  "probes": "linear (100 labels, all; C by cross-validation on the training labels only), 5-NN, "
+                            "5-way 1/5-shot (cosine prototypes, test split), robustness (masking 0.25, Gaussian 0.2), "
+                            "t-SNE T(10), cost", "seed": ctx.seed}
+    ranked = [p for p in result.probes if p.better is not None]
+    lines, wins = [], {}
+    for p in result.probes:
+        for m, cells in result.cells.items():
+            if "mean" in cells.get(p.name, {}):
+                add_metric(s, f"{m}.{p.name}", f"{m}: {p.label}", cells[p.name]["mean"])
+    for p in ranked:
+        means = {m: c[p.name]["mean"] for m, c in result.cells.items() if "mean" in c.get(p.name, {})}
+        if not means:
+            continue
+        order = sorted(means, key=means.get, reverse=p.better == "higher")
+        best = order[0]
+        text = cell_text(result.cells[best][p.name], p)
+        others = ", ".join(f"{m} {cell_text(result.cells[m][p.name], p)}" for m in order[1:])
+        add_metric(s, f"{p.name}_best", f"{p.label}: best", means[best], f"{best}; then {others}" if others else best,
+                   method=best, by_method=means)
+        if p.group != "cost":
+            lines.append(f"{COMPARE_TASKS.get(p.name, p.label)}: {best} ({text})")
+            wins[best] = wins.get(best, 0) + 1
+    s.metrics[:] = [r for r in s.metrics if r["id"].endswith("_best")] + [r for r in s.metrics if not r["id"].endswith("_best")]
+    baselines = sum(wins.get(m, 0) for m in ("raw", "pca"))
+    learnt = ", ".join(f"{m} {n}" for m, n in wins.items() if m not in ("raw", "pca"))
+    seconds = ", ".join(f"{m} {c['train_seconds']['mean']:.1f} s" for m, c in result.cells.items()
+                        if m not in ("raw", "pca") and "mean" in c.get("train_seconds", {}))
+    s.summary = (
+        "The page closes where the lecture does: which representation serves which task. Each method gives codes of "
+        f"the same digits (size {code_size}), read by the same probes (`reprlab compare`, one seed, seconds of training "
+        "each: a smoke-sized budget, so the learnt codes are far from their best; `benchmarks/representations.py` runs "
+        "the MNIST and Omniglot tables with seeds). Best per task, from the numbers below — "
+        + "; ".join(lines) + f". The pixels or PCA lead on {baselines} of {sum(wins.values())} tasks"
+        + (f", the learnt codes on the others ({learnt})" if learnt else "")
+        + (f"; training took {seconds}." if seconds else ".")
+    )
+    if result.failures:
+        s.summary += " Failed: " + "; ".join(result.failure_lines()) + "."
+    header = ["method"] + [p.name for p in result.probes]
+    s.tables.append(("methods x probes (one seed; n/a: the probe does not apply)", header,
+                     [[m] + [cell_text(c.get(p.name, {"na": "not measured"}), p, short=True) for p in result.probes]
+                      for m, c in result.cells.items()]))
+    for f in result.files:
+        if f.name == "table.png":
+            s.figures.append(("the table, each probe's column coloured by rank (green: best)", f))
+        elif f.name == "maps.png":
+            s.figures.append(("t-SNE maps of each method's test codes, coloured by digit, with T(10)", f))
