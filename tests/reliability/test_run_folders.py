@@ -158,7 +158,9 @@ def test_two_runs_started_together_one_wins_the_other_is_refused(tmp_path):
     assert codes == [0, 2], results
     winner = [s for s, (c, _) in enumerate(results) if c == 0][0]
     loser_err = [e for c, e in results if c == 2][0]
-    assert "is in use by PID" in loser_err or "already holds a run" in loser_err, loser_err
+    # the holder is named by PID once the winner has written it; a refusal in the instant between
+    # the winner's lock and its note says "another process" (seen under load in CI)
+    assert any(m in loser_err for m in ("is in use by PID", "is in use by another process", "already holds a run")), loser_err
     assert f"seed: {winner}" in (run / "config.yaml").read_text()
     steps = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == 150
