@@ -14,6 +14,8 @@ puts ``benchmarks/`` on ``sys.path``) and uses:
 
 from __future__ import annotations
 
+import contextlib
+
 import gc
 import json
 import os
@@ -161,3 +163,19 @@ def check_targets(headline: dict, targets: dict[str, tuple[str, float]]) -> dict
         out[key] = {"target": f"{op} {bound}", "value": value, "met": value >= bound if op == ">=" else value <= bound}
         print(f"{key} = {value:.3f}  (target {op} {bound}: {'met' if out[key]['met'] else 'NOT met'})")
     return out
+
+
+@contextlib.contextmanager
+def results_lock(name: str, folder: Path | None = None):
+    """Hold an exclusive lock on ``<folder>/.<name>.lock`` (default: the results folder) while a
+    part of benchmark ``name`` merges its rows into the JSON that other parts may be writing."""
+    import fcntl
+
+    folder = RESULTS_DIR if folder is None else Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

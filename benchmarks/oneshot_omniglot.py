@@ -42,9 +42,7 @@ stored as ``<row>@full`` and never enter the headline, which stays the small set
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import sys
@@ -54,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, check_targets, command_line, data_dir, git_commit, machine_info, write_result  # noqa: E402
+from _common import RESULTS_DIR, check_targets, results_lock, command_line, data_dir, git_commit, machine_info, write_result  # noqa: E402
 
 from reprlab.models.siamese import SiameseNet  # noqa: E402
 
@@ -282,17 +280,6 @@ def rescore_row(row: str, args, runs, old: dict) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def _locked():
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS_DIR / f".{NAME}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def headline_of(rows: dict[str, dict], pixel: dict) -> dict:
     """The headline keys from the rows present (``None`` for a row not yet run)."""
     def acc(r):
@@ -365,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         out = rescore_row(row, args, runs, before) if args.rescore else run_row(row, args, runs)
         if args.no_write:
             continue
-        with _locked():  # merge this row into the JSON other parts may be writing too
+        with results_lock(NAME):  # merge this row into the JSON other parts may be writing too
             path = RESULTS_DIR / f"{NAME}.json"
             old = json.loads(path.read_text()) if path.exists() else {}
             rows = {r["row"]: r for r in old.get("rows", []) if "row" in r}

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import logging
 import sys
@@ -59,7 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
-from _common import check_targets, command_line, data_dir, git_commit, machine_info, print_table  # noqa: E402
+from _common import check_targets, command_line, data_dir, git_commit, machine_info, print_table, results_lock  # noqa: E402
 
 NAME = "representations"
 METHODS = ("raw", "pca", "ae", "dae", "sdae", "vae", "aae", "siamese", "gan-d")
@@ -276,21 +275,10 @@ def table_figure(rows: list[dict], path: Path, title: str) -> Path:
                             texts, [p.better for p in probes], path, status=status, title=title)
 
 
-@contextlib.contextmanager
-def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f".{NAME}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def merge(row: dict, folder: Path) -> Path:
     """Merge ``row`` into ``folder/representations.json`` (under a lock: other parts may be writing),
     recompute the headline from the rows present and redraw the tables' figures."""
-    with _locked(folder):
+    with results_lock(NAME, folder):
         path = folder / f"{NAME}.json"
         old = json.loads(path.read_text()) if path.exists() else {}
         rows = {r["row"]: r for r in old.get("rows", []) if "row" in r}
