@@ -179,7 +179,7 @@ def test_amazon_without_a_mirror_says_there_is_no_official_source(tmp_path, caps
 @pytest.mark.parametrize("args, expected", [
     (["no-such-set"], "unknown data set 'no-such-set' to download"),
     (["omniglot:nope"], "unknown data set 'omniglot:nope'"),
-    (["amazon-reviews", "--mirror", "ftp://example.org/data"], "is not an http:// or https:// URL"),
+    (["amazon-reviews", "--mirror", "ftp://127.0.0.1/data"], "is not an http:// or https:// URL"),
     (["amazon-reviews", "--mirror", "file://127.0.0.1/tmp"], "is not an http:// or https:// URL"),
     (["amazon-reviews", "--mirror", "127.0.0.1:8000"], "is not an http:// or https:// URL"),
 ])
@@ -285,7 +285,7 @@ def test_tour_download_fetches_the_sections_data_first(mirror, tmp_path, data_di
 
 def test_tour_download_checks_its_mirror(tmp_path, capsys):
     code, _, err = run_cli(capsys, "tour", "--only", "autoencoder-mnist", "--out", str(tmp_path / "t"),
-                           "--download", "--mirror", "ftp://example.org")
+                           "--download", "--mirror", "ftp://127.0.0.1/mirror")
     assert code == 2 and "is not an http:// or https:// URL" in error_line(err)
     code, _, err = run_cli(capsys, "tour", "--only", "autoencoder-mnist", "--out", str(tmp_path / "t"), "--mirror", "http://127.0.0.1:9")
     assert code == 2 and "add --download" in error_line(err)
