@@ -30,6 +30,11 @@ the budget allows and the rows say how far they got:
     python benchmarks/gan_toy.py --part pacgan --packs 1,4 --seeds 0,1,2 --steps 40000
     python benchmarks/gan_toy.py --part pacgan --setup recommended --packs 4 --seeds 0,1,2 --steps 15000 --workers 1
     python benchmarks/gan_toy.py --part pacgan --setup recommended-pacgan-g --packs 1,4 --seeds 0,1,2 --steps 15000
+
+WGAN-GP in its own paper's toy setup (``--setup wgan-gp``: ``WGAN_GP_TOY``, λ = 0.1, 3 x 512 MLPs), on
+the ring or the grid, ``--steps`` generator steps (5 critic steps each), rows in the same part::
+
+    python benchmarks/gan_toy.py --part pacgan --setup wgan-gp --data ring8 --packs 1 --seeds 0,1,2 --steps 10000
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ PACGAN = {"latent_dim": 2, "g_hidden": [400] * 4, "d_hidden": [200] * 3, "g_mlp_
 #: (recommended 16 modes / hq 0.70; + PacGAN's G 23 / 0.85; + packing m = 2 14 / 0.27; + PacGAN's
 #: maxout D 8 / 0.88)
 PACGAN_G = {"latent_dim": 2, "g_hidden": [400] * 4, "g_mlp_batch_norm": True}
+#: WGAN-GP's own toy setup (Gulrajani et al. 2017, their ``gan_toy.py``): G and D MLPs of 3 x 512
+#: units, z ~ N(0, I_2), λ = 0.1 ("smaller lambda seems to help for toy tasks"), 5 critic steps per
+#: generator step, Adam(1e-4, β = (0.5, 0.9)), batch 256 (they train 100k generator steps); --steps
+#: counts generator steps for it
+WGAN_GP_TOY = {"loss": "wgan-gp", "reg": "none", "gp_weight": 0.1, "n_critic": 5, "latent_dim": 2, "g_hidden": [512] * 3,
+               "d_hidden": [512] * 3, "train.lr": 1e-4, "model.betas": [0.5, 0.9], "train.batch_size": 256}
 PACGAN_PAPER = {"source": "Lin et al. 2018 (PacGAN), 2D-grid, about 400k iterations (as quoted in issue 18)",
                 "GAN": {"modes": 17.3, "hq_percent": 94.8}, "PacGAN4": {"modes": 24.8, "hq_percent": 93.6}}
 TARGETS = {"ring8_modes": (">=", 8), "ring8_hq": (">=", 0.90), "grid25_modes": (">=", 25), "grid25_hq": (">=", 0.90)}
@@ -141,6 +152,9 @@ def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pa
     if setup == "pacgan":
         return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
                  "settings": {**PACGAN, "pack": m, "train.batch_size": 100 * m}} for m in packs for seed in seeds]
+    if setup == "wgan-gp":
+        return [{"data": data, "steps": steps * WGAN_GP_TOY["n_critic"], "g_steps": steps, "seed": seed, "recommended": False,
+                 "part": "pacgan", "setup": setup, "settings": {**WGAN_GP_TOY, "pack": m}} for m in packs for seed in seeds]
     extra = PACGAN_G if setup == "recommended-pacgan-g" else {}
     return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
              "settings": {**RECOMMENDED, **extra, "pack": m}} for m in packs for seed in seeds]
@@ -157,6 +171,8 @@ def pack_key(setup: str, data: str, metric: str, m: int) -> str:
     recommended setting with PacGAN's generator)."""
     if setup == "pacgan":
         return f"pacgan_grid25_{metric}_pack{m}"
+    if setup == "wgan-gp":
+        return f"{data}_wgan_gp_{metric}_pack{m}"
     return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
 
 
@@ -187,14 +203,14 @@ def pacgan_part(a) -> None:
         headline[pack_key(setup, data, "modes", m)] = sum(r["modes"] for r in mine) / len(mine)
         headline[pack_key(setup, data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
     extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
-    extra.update({"pacgan_setup": PACGAN, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
+    extra.update({"pacgan_setup": PACGAN, "pacgan_wgan_gp_setup": WGAN_GP_TOY, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
                   "pacgan_g_choice": "seed 100 (not a row's seed), grid25, 15,000 steps, 2,500 samples: recommended "
                                      "16 modes / hq 0.6992; + PacGAN's generator (z in R^2, 4 x 400 + batch norm) "
                                      "23 / 0.8528; + packing m = 2 14 / 0.268; + PacGAN's maxout D 8 / 0.8832",
                   "pacgan_protocol": "grid25-pacgan (sigma 0.05); 2,500 samples; high quality within 3 sigma = 0.15 of "
                                      "the nearest mode; headline packing keys: means over the seeds of each setup and "
                                      "pack size m at the step count with the most seeds"})
-    panels = [(f"{a.setup}, m = {r['pack']}, seed {r['seed']}\n{r['steps']} steps: {r['modes']} modes, hq {r['hq']:.2f}",
+    panels = [(f"{a.setup}\nm = {r['pack']}, seed {r['seed']}, {r['steps']} steps\n{r['modes']} modes, hq {r['hq']:.2f}",
                r["samples"]) for r in results]
     from reprlab.data.toy import mixture_centers, mixture_std
     from reprlab.viz.gan import plot_point_panels
@@ -211,9 +227,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     p.add_argument("--part", choices=["table", "pacgan"], default="table",
                    help="table: every loss x regularizer and the recommended setting; pacgan: packing rows")
-    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g"], default="pacgan",
-                   help="--part pacgan: PacGAN's grid networks and optimizer, reprlab's recommended setting, or "
-                        "the recommended setting with PacGAN's generator")
+    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g", "wgan-gp"], default="pacgan",
+                   help="--part pacgan: PacGAN's grid networks and optimizer, reprlab's recommended setting, "
+                        "the recommended setting with PacGAN's generator, or WGAN-GP's own toy setup (--steps: "
+                        "generator steps)")
     p.add_argument("--data", help="--part pacgan: the mixture (default: grid25-pacgan for --setup pacgan, else grid25)")
     p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
     p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")
@@ -240,7 +257,19 @@ def main() -> None:
         figures(results, data)
     targets = check_targets(headline, TARGETS)
     print({k: v for k, v in headline.items()})
-    write_result("gan_toy", headline, rows, command_line(), {
+    # the packing rows of --part pacgan, their headline keys and settings are kept (a table run
+    # replaces only the table's rows)
+    path = RESULTS_DIR / "gan_toy.json"
+    kept, kept_extra = [], {}
+    if path.is_file():
+        import json
+
+        old = json.loads(path.read_text())
+        kept = [r for r in old["rows"] if r.get("part") == "pacgan"]
+        headline.update({k: v for k, v in old["headline"].items() if "_pack" in k})
+        kept_extra = {k: v for k, v in old.items() if k.startswith("pacgan")}
+    write_result("gan_toy", headline, rows + kept, command_line(), {
+        **kept_extra,
         "targets": targets, "recommended": RECOMMENDED, "common": COMMON, "gamma": GAMMA,
         "published_veegan_table1": VEEGAN_TABLE,
         "protocol": "2,500 samples; high quality: within 3 sigma of the nearest mode; captured: >= 1 high-quality sample",
