@@ -221,6 +221,19 @@ def pacgan_part(a) -> None:
     print("wrote", write_result("gan_toy", headline, rows, command_line(), extra))
 
 
+def packing_part_of(path: Path) -> tuple[list[dict], dict, dict]:
+    """What a table run keeps of an existing ``gan_toy.json``: the rows of ``--part pacgan``, their
+    headline keys (``*_pack<m>``) and settings (``pacgan*``); empty when there is no file."""
+    import json
+
+    if not path.is_file():
+        return [], {}, {}
+    old = json.loads(path.read_text())
+    return ([r for r in old["rows"] if r.get("part") == "pacgan"],
+            {k: v for k, v in old["headline"].items() if "_pack" in k},
+            {k: v for k, v in old.items() if k.startswith("pacgan")})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: few steps, one seed, no results file")
@@ -257,17 +270,8 @@ def main() -> None:
         figures(results, data)
     targets = check_targets(headline, TARGETS)
     print({k: v for k, v in headline.items()})
-    # the packing rows of --part pacgan, their headline keys and settings are kept (a table run
-    # replaces only the table's rows)
-    path = RESULTS_DIR / "gan_toy.json"
-    kept, kept_extra = [], {}
-    if path.is_file():
-        import json
-
-        old = json.loads(path.read_text())
-        kept = [r for r in old["rows"] if r.get("part") == "pacgan"]
-        headline.update({k: v for k, v in old["headline"].items() if "_pack" in k})
-        kept_extra = {k: v for k, v in old.items() if k.startswith("pacgan")}
+    kept, kept_headline, kept_extra = packing_part_of(RESULTS_DIR / "gan_toy.json")
+    headline.update(kept_headline)
     write_result("gan_toy", headline, rows + kept, command_line(), {
         **kept_extra,
         "targets": targets, "recommended": RECOMMENDED, "common": COMMON, "gamma": GAMMA,

@@ -1,0 +1,89 @@
+"""The bookkeeping of benchmarks/gan_mnist.py, tempered_mnist.py and gan_toy.py: parts merge rows,
+the headline reads the step count with the most seeds, the curves' summaries (checked by hand or
+against numpy; no training here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def mods():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import gan_mnist
+        import gan_toy
+        import tempered_mnist
+
+        yield gan_mnist, tempered_mnist, gan_toy
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_fid_auc_is_the_trapezoidal_mean_of_the_curve(mods):
+    _, tempered, _ = mods
+    steps, fids = [300, 600, 1200, 3000], [200.0, 90.0, 60.0, 20.0]
+    curve = [{"g_step": s, "fid": f} for s, f in zip(reversed(steps), reversed(fids))]  # order does not matter
+    assert tempered.fid_auc(curve) == pytest.approx(np.trapezoid(fids, steps) / (3000 - 300))
+    assert tempered.fid_auc([{"g_step": 5, "fid": 7.0}]) == 7.0
+
+
+def test_distortion_curve_reads_the_lens_columns_of_metrics_csv(mods, tmp_path):
+    _, tempered, _ = mods
+    (tmp_path / "metrics.csv").write_text("step,train/lens/distortion,train/lens/lambda,train/generator/loss\n"
+                                          "10,2.5,0.99,1\n20,,,1\n30,0.5,0.5,1\n")
+    assert tempered.distortion_curve(tmp_path) == [(10, 2.5, 0.99), (30, 0.5, 0.5)]
+
+
+def test_the_headline_group_is_the_step_count_with_most_seeds_then_the_longest(mods):
+    gan_mnist = mods[0]
+    rows = [{"g_steps": 18000, "seed": s} for s in (0, 1, 2)] + [{"g_steps": 36000, "seed": 0}]
+    assert {r["seed"] for r in gan_mnist.headline_group(rows)} == {0, 1, 2}  # a one-seed probe does not win
+    rows += [{"g_steps": 36000, "seed": s} for s in (1, 2)]
+    assert {r["g_steps"] for r in gan_mnist.headline_group(rows)} == {36000}  # a tie: the longer runs
+
+
+def test_a_part_replaces_its_own_rows_and_keeps_the_others(mods, tmp_path):
+    gan_mnist = mods[0]
+    key = lambda r: (r["method"], r["seed"])  # noqa: E731
+    path = tmp_path / "gan_mnist.json"
+    path.write_text(json.dumps({"rows": [{"method": "A", "seed": 0, "fid": 1, "curve": []},
+                                         {"method": "B", "seed": 0, "fid": 2, "curve": []},
+                                         {"method": "old protocol", "seed": 0, "fid": 3}]}))
+    rows, _ = gan_mnist.merge_rows(path, [{"method": "A", "seed": 0, "fid": 9, "curve": []}], key)
+    assert sorted((r["method"], r["fid"]) for r in rows) == [("A", 9), ("B", 2)]  # rows without curves are dropped
+    rows, _ = gan_mnist.merge_rows(tmp_path / "none.json", [{"method": "A", "seed": 1, "curve": []}], key)
+    assert len(rows) == 1
+
+
+def test_method_names_are_matched_loosely_and_an_unknown_one_names_the_choices(mods):
+    gan_mnist = mods[0]
+    assert gan_mnist.method_name("ns-gan+r1") == "NS-GAN + R1" and gan_mnist.method_name("WGAN-GP") == "WGAN-GP"
+    with pytest.raises(SystemExit, match="NS-GAN, NS-GAN \\+ R1, WGAN-GP"):
+        gan_mnist.method_name("dcgan")
+
+
+def test_the_table_part_keeps_the_packing_rows_their_keys_and_settings(mods, tmp_path):
+    gan_toy = mods[2]
+    assert gan_toy.packing_part_of(tmp_path / "missing.json") == ([], {}, {})
+    path = tmp_path / "gan_toy.json"
+    path.write_text(json.dumps({"headline": {"grid25_modes": 13, "grid25_modes_pack4": 16, "pacgan_grid25_hq_pack1": 0.1},
+                                "rows": [{"data": "grid25", "seed": 0}, {"part": "pacgan", "pack": 4, "seed": 0}],
+                                "pacgan_setup": {"lr": 1}, "protocol": "x"}))
+    rows, headline, extra = gan_toy.packing_part_of(path)
+    assert rows == [{"part": "pacgan", "pack": 4, "seed": 0}]
+    assert headline == {"grid25_modes_pack4": 16, "pacgan_grid25_hq_pack1": 0.1} and extra == {"pacgan_setup": {"lr": 1}}
+
+
+def test_wgan_gp_toy_jobs_count_generator_steps(mods):
+    gan_toy = mods[2]
+    jobs = gan_toy.pacgan_jobs([1], [0, 1], 1000, "wgan-gp", "ring8")
+    assert [j["steps"] for j in jobs] == [5000, 5000] and all(j["g_steps"] == 1000 for j in jobs)
+    assert jobs[0]["settings"]["gp_weight"] == 0.1 and gan_toy.pack_key("wgan-gp", "ring8", "modes", 1) == "ring8_wgan_gp_modes_pack1"
