@@ -1,9 +1,10 @@
-"""Representations side by side: every method of the lecture under the same probes, on MNIST and Omniglot.
+"""Representations side by side: every method of the lecture under the same probes, on MNIST, Omniglot and Amazon reviews.
 
-Both tables are built by :func:`reprlab.compare` (``reprlab compare``): each method gives codes of
+The tables are built by :func:`reprlab.compare` (``reprlab compare``): each method gives codes of
 the same data at the same code size (32; raw keeps the pixels), and the library's probes read them
-(nothing is re-implemented here). The methods are compare's defaults: raw pixels, PCA, ae, dae,
-sdae, vae, aae, siamese and gan-d (the GAN discriminator's last hidden layer).
+(nothing is re-implemented here). The methods of the MNIST and Omniglot tables are compare's
+defaults: raw pixels, PCA, ae, dae, sdae, vae, aae, siamese and gan-d (the GAN discriminator's last
+hidden layer); those of the Amazon table its transfer table's: raw, msda, sda, ae, dae.
 
 1. **MNIST** (``--table mnist``): each method is fit on the 60,000 training images; the probes are
    the linear probe from 100, 1,000 and all 60,000 labels, 5-NN, robustness (the all-labels probe
@@ -18,6 +19,15 @@ sdae, vae, aae, siamese and gan-d (the GAN discriminator's last hidden layer).
    prototypes, 200 per seed) are drawn from ``omniglot:small2`` less the classes small1 also has
    (Greek and Latin): alphabets no method saw. Lake et al.'s 20 runs are tasks, not a data set of
    samples, so compare does not score them (``benchmarks/oneshot_omniglot.py`` does).
+
+3. **Amazon reviews transfer** (``--table amazon``): the transfer table of ``reprlab compare --data
+   amazon-reviews`` (:mod:`reprlab.pipelines.compare_transfer`) on the 4 source -> target pairs of
+   :data:`AMAZON_TASKS` (books -> dvd, dvd -> elec, elec -> kitchen, kitchen -> books: each domain
+   once a source and once a target; the 12 pairs of ``msda_amazon`` would take 3x the time), methods
+   raw, msda, sda, ae and dae: each fit without labels on the training reviews (80 %) of source and
+   target, a linear probe trained on the source's labels, scored on the target's test reviews
+   (``transfer_<source>-><target>``, ``transfer_mean``), beside the same probe trained on the
+   target's labels (``indomain_*``). Budgets in :data:`AMAZON_BUDGETS`.
 
 Protocol (also in the JSON): the test split only reports. Each linear probe chooses its C by 3-fold
 cross-validation on the labelled training codes it is given only (for more than ``CV_LABELS`` labels,
@@ -34,13 +44,17 @@ Rows (one per table and method, all seeds) are produced by parts that merge into
 per core); the headline is recomputed from the rows present: ``linear100_<method>`` and
 ``linear_all_<method>`` (accuracy fractions, MNIST; ``gan-d`` is written ``gan_d``),
 ``best_linear100_method``, ``fewshot20_best`` (the best 20-way 1-shot accuracy of the Omniglot
-table) and ``table_minutes`` (the MNIST table's training + probing minutes, one CPU thread).
+table), ``transfer_best`` (the best ``transfer_mean`` of the Amazon table; its method is
+``bests.transfer`` in the JSON) and ``table_minutes`` (the MNIST table's training + probing
+minutes, one CPU thread).
 
-    python benchmarks/representations.py                                # both tables, every method, seeds 0,1,2
+    python benchmarks/representations.py                                # the three tables, every method, seeds 0,1,2
     python benchmarks/representations.py --table mnist --methods raw,pca,ae,dae   # a part (run two at once)
     python benchmarks/representations.py --table omniglot --methods siamese --seeds 0,1,2,3,4
     python benchmarks/representations.py --quick --no-write             # smoke run on digits (seconds)
     python benchmarks/representations.py --quick --quick-data mnist --no-write   # on 2,000 MNIST images
+    python benchmarks/representations.py --table amazon                 # the transfer table, seeds 0,1,2
+    python benchmarks/representations.py --quick --table amazon --no-write   # smoke run: one pair, tiny budgets
 """
 
 from __future__ import annotations
@@ -62,7 +76,11 @@ from _common import check_targets, command_line, data_dir, git_commit, machine_i
 
 NAME = "representations"
 METHODS = ("raw", "pca", "ae", "dae", "sdae", "vae", "aae", "siamese", "gan-d")
-TABLES = ("mnist", "omniglot")
+TABLES = ("mnist", "omniglot", "amazon")
+#: the Amazon table's methods (the representations of ``reprlab da`` and the label-free auto-encoders)
+AMAZON_METHODS = ("raw", "msda", "sda", "ae", "dae")
+#: its source -> target pairs: a cycle through the four domains, each once a source and once a target
+AMAZON_TASKS = (("books", "dvd"), ("dvd", "elec"), ("elec", "kitchen"), ("kitchen", "books"))
 SEEDS = (0, 1, 2)
 CODE_SIZE = 32
 CV_LABELS = 10_000  # the linear probe's C is chosen on at most this many labelled codes, then refit on all
@@ -95,11 +113,23 @@ OMNIGLOT_BUDGETS: dict[str, dict] = {
     "sdae": {"model.pretrain_steps": 800, "train.max_steps": 800},  # ~36 ms; fine-tuned on small1's characters
     "siamese": {"train.max_steps": 300, "train.batch_size": 64},  # ~280 ms (the recipe's batch: 64 characters x 2)
 }
+#: the same on the Amazon reviews (3,200 training reviews of 400 features per pair; the transfer
+#: table's own settings, :data:`reprlab.pipelines.compare_transfer.TRANSFORMERS`, for msda and sda),
+#: sized so that the 5 methods x 4 pairs x 3 seeds, probes included, take at most ~15 CPU-minutes.
+#: Measured per pair and seed, one thread, training + both probes: raw 2, msda 5-6, sda 6-7, ae 4.5,
+#: dae 5 CPU-seconds on an idle machine (~24 s: ~5 CPU-minutes for the table), up to 58 s while two
+#: other benchmarks held both cores (~12 CPU-minutes); the 12 pairs would take 3x as long
+AMAZON_BUDGETS: dict[str, dict] = {
+    "ae": {"train.max_steps": 1000},  # ~3.5 ms a step of 128
+    "dae": {"train.max_steps": 1000},  # ~4 ms
+    "sda": {"steps": 500},  # one 400-unit layer, ~6 ms a step of 64
+}
 #: --quick: every learned method trains QUICK_STEPS steps; what else a method needs to stay tiny
 QUICK_STEPS = 20
 QUICK_OPTIONS: dict[str, dict] = {
     "sdae": {"model.pretrain_steps": 10, "model.finetune_labels": 100, "train.batch_size": 32},
     "siamese": {"model.per_class": 200},
+    "sda": {"steps": QUICK_STEPS},
 }
 
 PUBLISHED = {
@@ -123,11 +153,17 @@ PROTOCOL = (
     "2,000 test codes. Omniglot table: every method is fit on omniglot:small1's training split (80 % of the drawings "
     "of its 5 alphabets, 136 characters); 20-way 1- and 5-shot tasks (200 per seed, cosine prototypes) are drawn from "
     "omniglot:small2 less the classes small1 also has (Greek and Latin): characters and alphabets no method saw; 5-NN "
-    "on small1's test drawings. Nothing is chosen on a test split: the training budgets were set from measured CPU "
-    "seconds per step, the probes' C on training labels. Seeds 0, 1, 2 (a cell is mean ± std); one CPU thread per "
-    "part; minutes (training + probing, as compare times them) are wall minutes of that thread, CPU-minutes on a "
-    "machine the part has to itself; cpu_minutes is the process's CPU time for the whole compare call (also loading "
-    "the data and drawing its figures), the comparable number on a shared machine (table_cpu_minutes).")
+    "on small1's test drawings. Amazon table: for each source -> target pair of AMAZON_TASKS, every method is fit "
+    "without labels on the training reviews (seeded, stratified 80 %) of source and target together (raw: the 400 "
+    "features; msda: p 0.5, L 3, [x; h1..h3]; sda: one 400-unit tanh DAE layer, masking 0.5, [x; h1]; ae / dae: codes "
+    "of size 32); transfer: the linear probe (C by 3-fold cross-validation on the labelled source codes only) trained "
+    "on the source's training reviews, scored on the target's test reviews (20 %, seen by no fit); in-domain: the "
+    "same probe trained on the target's training reviews. Nothing is chosen on a test split: the training budgets "
+    "were set from measured CPU seconds per step, the probes' C on training labels. Seeds 0, 1, 2 (a cell is mean ± "
+    "std); one CPU thread per part; minutes (training + probing, as compare times them) are wall minutes of that "
+    "thread, CPU-minutes on a machine the part has to itself; cpu_minutes is the process's CPU time for the whole "
+    "compare call (also loading the data and drawing its figures), the comparable number on a shared machine "
+    "(table_cpu_minutes).")
 
 
 def method_key(method: str) -> str:
@@ -137,6 +173,9 @@ def method_key(method: str) -> str:
 
 def table_spec(table: str, args, quick_data: str | None) -> dict:
     """The :func:`reprlab.compare` arguments of ``table`` (data, probes and their settings)."""
+    if table == "amazon":
+        return {"data": "amazon-reviews", "probes": ("transfer", "indomain", "cost"),
+                "tasks": AMAZON_TASKS[:1] if args.quick else AMAZON_TASKS}
     if table == "mnist":
         spec = {"data": "mnist", "probes": ("linear", "knn", "robust", "map", "cost"), "labels": (100, 1000, "all"),
                 "map_points": 2000, "tsne_iter": 750, "cv_labels": CV_LABELS}
@@ -159,7 +198,7 @@ def budget(table: str, method: str, quick: bool) -> dict:
         return {**steps, "model.num_classes": classes}
     if quick:
         return dict(QUICK_OPTIONS.get(method, {}))
-    return dict((MNIST_BUDGETS if table == "mnist" else OMNIGLOT_BUDGETS).get(method, {}))
+    return dict({"mnist": MNIST_BUDGETS, "omniglot": OMNIGLOT_BUDGETS, "amazon": AMAZON_BUDGETS}[table].get(method, {}))
 
 
 def mnist_subset(folder: Path, n: int = 2000, seed: int = 0) -> str:
@@ -189,7 +228,8 @@ def run_method(table: str, method: str, spec: dict, seeds: list[int], root: Path
                              steps=QUICK_STEPS if args.quick else None, options={method: options} if options else None,
                              probes=spec["probes"], labels=spec.get("labels", ("all",)),
                              fewshot_way=spec.get("fewshot_way", 20), map_points=spec.get("map_points", 2000),
-                             tsne_iter=spec.get("tsne_iter", 750), cv_labels=spec.get("cv_labels"), data_dir=str(data_dir()))
+                             tsne_iter=spec.get("tsne_iter", 750), cv_labels=spec.get("cv_labels"),
+                             data_dir=str(data_dir()), tasks=spec.get("tasks"))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     cells = result.cells[method]
     info = result.methods[method]
@@ -216,7 +256,8 @@ def _mean(row: dict | None, probe: str):
 def ordered_rows(rows: dict[str, dict], table: str) -> list[dict]:
     """The rows of ``table``, the default methods first in their order, then the others by name."""
     mine = {r["method"]: r for r in rows.values() if r["table"] == table}
-    return [mine[m] for m in METHODS if m in mine] + [mine[m] for m in sorted(mine) if m not in METHODS]
+    first = AMAZON_METHODS if table == "amazon" else METHODS
+    return [mine[m] for m in first if m in mine] + [mine[m] for m in sorted(mine) if m not in first]
 
 
 def headline_of(rows: dict[str, dict]) -> dict:
@@ -231,8 +272,16 @@ def headline_of(rows: dict[str, dict]) -> dict:
     h["best_linear100_method"] = max(scored, key=scored.get) if scored else None
     few = [_mean(r, "fewshot_20w1s") for r in omni if _mean(r, "fewshot_20w1s") is not None]
     h["fewshot20_best"] = max(few) if few else None
+    transfer = _transfer_means(rows)
+    h["transfer_best"] = max(transfer.values()) if transfer else None
     h["table_minutes"] = round(sum(r["minutes"] for r in mnist), 2) if mnist else None
     return h
+
+
+def _transfer_means(rows: dict[str, dict]) -> dict[str, float]:
+    """``{method: transfer_mean}`` of the Amazon table's rows that have one."""
+    return {r["method"]: _mean(r, "transfer_mean") for r in ordered_rows(rows, "amazon")
+            if _mean(r, "transfer_mean") is not None}
 
 
 def extras_of(rows: dict[str, dict]) -> dict:
@@ -242,17 +291,25 @@ def extras_of(rows: dict[str, dict]) -> dict:
     errors = {r["method"]: round(100 * (1 - _mean(r, "linear_100")), 2) for r in mnist if _mean(r, "linear_100") is not None}
     few1 = {r["method"]: _mean(r, "fewshot_20w1s") for r in omni if _mean(r, "fewshot_20w1s") is not None}
     few5 = {r["method"]: _mean(r, "fewshot_20w5s") for r in omni if _mean(r, "fewshot_20w5s") is not None}
+    amazon, transfer = ordered_rows(rows, "amazon"), _transfer_means(rows)
     return {
         "published": PUBLISHED,
         "linear100_error_percent": errors,
         "bests": {"linear100": min(errors, key=errors.get) if errors else None,
                   "fewshot_20w1s": max(few1, key=few1.get) if few1 else None,
-                  "fewshot_20w5s": max(few5, key=few5.get) if few5 else None},
+                  "fewshot_20w5s": max(few5, key=few5.get) if few5 else None,
+                  "transfer": max(transfer, key=transfer.get) if transfer else None},
+        "transfer_mean": transfer,
+        "indomain_mean": {r["method"]: _mean(r, "indomain_mean") for r in amazon if _mean(r, "indomain_mean") is not None},
         "table_cpu_minutes": round(sum(r["cpu_minutes"] for r in mnist), 2) if mnist else None,
         "omniglot_table_minutes": round(sum(r["minutes"] for r in omni), 2) if omni else None,
+        "amazon_table_minutes": round(sum(r["minutes"] for r in amazon), 2) if amazon else None,
+        "amazon_table_cpu_minutes": round(sum(r["cpu_minutes"] for r in amazon), 2) if amazon else None,
+        "amazon_tasks": [f"{s}->{t}" for s, t in AMAZON_TASKS],
         "methods_over_budget": [r["method"] for r in mnist if r.get("within_budget") is False],
         "protocol": PROTOCOL,
-        "budgets": {"mnist": MNIST_BUDGETS, "omniglot": OMNIGLOT_BUDGETS, "method_minutes": METHOD_MINUTES,
+        "budgets": {"mnist": MNIST_BUDGETS, "omniglot": OMNIGLOT_BUDGETS, "amazon": AMAZON_BUDGETS,
+                    "method_minutes": METHOD_MINUTES,
                     "table_minutes": TARGETS["table_minutes"][1], "cv_labels": CV_LABELS,
                     "note": "compare's own budget (reprlab.pipelines.compare_methods.BUDGETS) under these options"},
     }
@@ -295,8 +352,9 @@ def merge(row: dict, folder: Path) -> Path:
             mine = ordered_rows(rows, table)
             if mine:
                 data = mine[0]["data"] if not mine[0]["data"].endswith(".npz") else "2,000 MNIST images"
+                what = ("source -> target transfer" if table == "amazon" else f"codes of size {CODE_SIZE}")
                 table_figure(mine, folder / f"{NAME}_{table}.png",
-                             f"{table} table ({data}): codes of size {CODE_SIZE}, mean ± std over seeds "
+                             f"{table} table ({data}): {what}, mean ± std over seeds "
                              f"{mine[0]['seeds']} (colour: rank within each probe, green = best)")
         return out
 
@@ -314,8 +372,9 @@ def print_rows(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--table", choices=TABLES, help="one table (default: both)")
-    p.add_argument("--methods", help=f"comma-separated methods of this part (default: {','.join(METHODS)})")
+    p.add_argument("--table", choices=TABLES, help="one table (default: all three)")
+    p.add_argument("--methods", help=f"comma-separated methods of this part (default: {','.join(METHODS)}; amazon: "
+                   f"{','.join(AMAZON_METHODS)})")
     p.add_argument("--seeds", help="comma-separated seeds (default 0,1,2; --quick: 0)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads of this part (default 1: run two parts at once)")
     p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_STEPS} steps per method, small probes, "
@@ -329,19 +388,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-write", action="store_true", help="print only, write no JSON")
     args = p.parse_args(argv)
 
-    from reprlab.pipelines.compare_methods import method_names
+    from reprlab.pipelines.compare_transfer import transfer_method_names
 
-    methods = args.methods.split(",") if args.methods else list(METHODS)
-    unknown = [m for m in methods if m not in method_names()]
+    tables = [args.table] if args.table else list(TABLES)
+    methods = args.methods.split(",") if args.methods else None
+    unknown = [m for m in methods or () if m not in transfer_method_names()]
     if unknown:
-        print(f"error: unknown methods {unknown}; choose among {', '.join(method_names())}", file=sys.stderr)
+        print(f"error: unknown methods {unknown}; choose among {', '.join(transfer_method_names())}", file=sys.stderr)
         return 2
     try:
         seeds = [int(s) for s in (args.seeds or ("0" if args.quick else ",".join(map(str, SEEDS)))).split(",")]
     except ValueError:
         print(f"error: --seeds takes comma-separated integers, got {args.seeds!r}", file=sys.stderr)
         return 2
-    tables = [args.table] if args.table else list(TABLES)
     writing = not args.no_write and (not args.quick or args.out is not None)
     folder = Path(args.out) if args.out else _common.RESULTS_DIR
 
@@ -366,11 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         for table in tables:
             spec = table_spec(table, args, quick_data)
             done = []
-            for method in methods:
+            for method in methods or (AMAZON_METHODS if table == "amazon" else METHODS):
                 row = run_method(table, method, spec, seeds, root, args)
                 done.append(row)
+                headline = ("linear", "fewshot", "knn5", "transfer_mean", "indomain_mean")
                 shown = ", ".join(f"{k} {c['mean']:.4f}" for k, c in row["cells"].items()
-                                  if "mean" in c and k.startswith(("linear", "fewshot", "knn5")))
+                                  if "mean" in c and k.startswith(headline))
                 print(f"{table}/{method}: {row['minutes']:.2f} min (training {row['train_minutes']:.2f}); {shown}", flush=True)
                 for f in row["failures"]:
                     print(f"  failed ({', '.join(f['probes'])}): {f['reason']}", flush=True)

@@ -95,3 +95,24 @@ def local_only(monkeypatch) -> None:
     monkeypatch.setattr(socket, "create_connection", guarded)
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", MIRROR_ENV):
         monkeypatch.delenv(var, raising=False)
+
+
+def write_fake_amazon_reviews(data_dir: Path, n: int = 150, seed: int = 0) -> Path:
+    """Four small Amazon-reviews domain files in ``data_dir/amazon_reviews_400/`` (the real files'
+    format: ``fts`` n x 400 in [0, 1], ``labels`` n x 1 in {0, 1}, half of each): 20 "positive"
+    and 20 "negative" words shared by every domain carry the sentiment, 20 words per domain mark
+    the domain, the rest is sparse noise. Returns ``data_dir``."""
+    import numpy as np
+    import scipy.io
+
+    g = np.random.default_rng(seed)
+    folder = Path(data_dir) / "amazon_reviews_400"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, domain in enumerate(("books", "dvd", "elec", "kitchen")):
+        y = np.repeat([0, 1], n // 2)
+        x = (g.random((n, 400)) < 0.05) * g.random((n, 400))
+        x[:, :20] += (y[:, None] == 1) * (g.random((n, 20)) < 0.3)
+        x[:, 20:40] += (y[:, None] == 0) * (g.random((n, 20)) < 0.3)
+        x[:, 40 + 20 * i : 60 + 20 * i] += g.random((n, 20)) < 0.3
+        scipy.io.savemat(folder / f"{domain}_400.mat", {"fts": np.minimum(x, 1.0), "labels": y[:, None].astype(np.uint8)})
+    return Path(data_dir)

@@ -85,3 +85,40 @@ def test_headline_from_rows_names_gan_d_with_an_underscore_and_picks_the_best_fe
     assert h["best_linear100_method"] == "vae" and h["fewshot20_best"] == 0.8 and h["table_minutes"] == 8.5
     extra = bench.extras_of(rows)
     assert extra["linear100_error_percent"] == {"gan-d": 30.0, "vae": 20.0} and extra["bests"]["fewshot_20w1s"] == "siamese"
+
+
+def test_a_quick_amazon_part_merges_its_transfer_rows_and_names_the_best_transfer(bench, results, tmp_path, monkeypatch,
+                                                                                   capsys):
+    from helpers import write_fake_amazon_reviews
+
+    monkeypatch.setenv("REPRLAB_DATA", str(write_fake_amazon_reviews(tmp_path / "data")))
+    assert bench.main(["--quick", "--table", "amazon", "--methods", "raw,msda", "--out", str(results)]) == 0
+    assert "amazon/msda:" in capsys.readouterr().out
+    record = json.loads((results / "representations.json").read_text())
+    rows = {r["row"]: r for r in record["rows"]}
+    assert set(rows) == {"amazon/raw", "amazon/msda"}
+    pair = "->".join(bench.AMAZON_TASKS[0])
+    means = {m: rows[f"amazon/{m}"]["cells"]["transfer_mean"]["mean"] for m in ("raw", "msda")}
+    for m in ("raw", "msda"):
+        cells = rows[f"amazon/{m}"]["cells"]
+        assert cells["transfer_mean"]["mean"] == cells[f"transfer_{pair}"]["mean"]  # --quick: one pair
+        assert 0.5 < cells[f"indomain_{pair}"]["mean"] <= 1 and rows[f"amazon/{m}"]["settings"]["tasks"] == [pair]
+    assert record["headline"]["transfer_best"] == round(max(means.values()), 4)
+    assert record["bests"]["transfer"] == max(means, key=means.get)
+    assert record["transfer_mean"] == {m: round(v, 4) for m, v in means.items()}
+    assert record["amazon_tasks"] == [f"{s}->{t}" for s, t in bench.AMAZON_TASKS] and len(bench.AMAZON_TASKS) == 4
+    assert record["headline"]["table_minutes"] is None  # no MNIST row
+    assert (results / "representations_amazon.png").stat().st_size > 0
+
+
+def test_headline_names_the_best_mean_transfer_of_the_amazon_rows(bench):
+    rows = {f"amazon/{m}": {"row": f"amazon/{m}", "table": "amazon", "method": m, "minutes": 1.0, "cpu_minutes": 1.0,
+                            "cells": {"transfer_mean": {"mean": v}, "indomain_mean": {"mean": v + 0.05}}}
+            for m, v in (("raw", 0.74), ("msda", 0.79), ("ae", 0.70))}
+    rows["amazon/sda"] = {"row": "amazon/sda", "table": "amazon", "method": "sda", "minutes": 1.0, "cpu_minutes": 1.0,
+                          "cells": {"transfer_mean": {"error": "broke"}}}
+    h = bench.headline_of(rows)
+    assert h["transfer_best"] == 0.79 and h["fewshot20_best"] is None
+    extra = bench.extras_of(rows)
+    assert extra["bests"]["transfer"] == "msda" and extra["transfer_mean"] == {"raw": 0.74, "msda": 0.79, "ae": 0.7}
+    assert extra["indomain_mean"]["msda"] == 0.84 and extra["amazon_table_minutes"] == 4.0

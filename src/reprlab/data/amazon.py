@@ -4,9 +4,12 @@ The four domains (books, dvd, elec, kitchen; about 2,000 reviews each, binary se
 the domain-adaptation benchmark of marginalized denoising auto-encoders (Chen et al., 2012).
 Each is a MATLAB file ``<data_dir>/amazon_reviews_400/<domain>_400.mat`` with ``fts``
 (n x 400, float64, dense or sparse) and ``labels`` (n x 1, 0 = negative, 1 = positive).
-``amazon-reviews:all`` stacks the four domains (extras ``domain``: index into
-:data:`DOMAINS`). There is no official split: ``train``/``test`` are the seeded 80/20 split
-stratified by label, see :mod:`.splits`.
+``amazon-reviews:books+kitchen`` stacks the named domains (two or more, joined by ``+``; the
+reviews a domain-adaptation representation is fit on, source + target) and ``amazon-reviews:all``
+the four (extras ``domain``: index into :data:`DOMAINS`). There is no official split:
+``train``/``test`` are the seeded 80/20 split stratified by label (:mod:`.splits`), taken in each
+domain on its own, so that ``amazon-reviews:books+kitchen``'s training split is exactly the
+training splits of ``amazon-reviews:books`` and ``amazon-reviews:kitchen`` for the same seed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch
 from ..errors import DataError
 from .base import TensorData
 from .registry import register
-from .splits import seeded_split
+from .splits import TEST_FRACTION, seeded_split
 
 DOMAINS = ("books", "dvd", "elec", "kitchen")
 SUBDIR = "amazon_reviews_400"
@@ -188,36 +191,46 @@ def _path(data_dir: Path, domain: str, download: bool) -> Path:
     return path
 
 
+def parse_domains(arg: str | None) -> tuple[str, ...]:
+    """The domains of ``amazon-reviews:ARG``: one of :data:`DOMAINS`, ``all``, or two or more
+    distinct domains joined by ``+`` (``books+kitchen``); anything else is a one-line error."""
+    names = DOMAINS if arg == "all" else tuple(arg.split("+")) if arg else ()
+    bad = [d for d in names if d not in DOMAINS]
+    if not names or bad or len(set(names)) != len(names):
+        given = "no domain" if not arg else f"domain {bad[0]!r}" if bad else f"{arg!r}, which names a domain twice"
+        raise DataError(f"amazon-reviews needs a domain, got {given}; use amazon-reviews:{'|'.join(DOMAINS)}|all, "
+                        "or several joined by + (e.g. amazon-reviews:books+kitchen)")
+    return names
+
+
 @register(
     "amazon-reviews",
     "Amazon reviews, 400 bag-of-words features, binary sentiment, ~2,000 per domain",
     files=tuple(f"{SUBDIR}/{d}_400.mat" for d in DOMAINS),
-    arg_help="books | dvd | elec | kitchen | all",
+    arg_help="books | dvd | elec | kitchen | all | DOMAIN+DOMAIN[+...]",
 )
 def load_amazon_reviews(arg, data_dir: Path, split: str, seed: int, download: bool) -> TensorData:
-    """Load one domain (or ``all``) as x float32 (N, 400), y int64 sentiment, then take ``split``."""
-    if arg not in (*DOMAINS, "all"):
-        given = "no domain" if arg is None else f"domain {arg!r}"
-        raise DataError(f"amazon-reviews needs a domain, got {given}; use amazon-reviews:{'|'.join(DOMAINS)}|all")
-    domains = DOMAINS if arg == "all" else (arg,)
+    """Load one domain, several (``books+kitchen``) or ``all`` as x float32 (N, 400), y int64
+    sentiment, then take ``split`` (of each domain on its own, see the module docstring)."""
+    domains = parse_domains(arg)
     paths = [_path(Path(data_dir), d, download) for d in domains]
     parts = [read_reviews_mat(p) for p in paths]
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    extras = {}
-    if arg == "all":
-        domain = np.repeat(np.arange(len(domains), dtype=np.int64), [len(p[1]) for p in parts])
-        extras["domain"] = torch.from_numpy(domain)
-    data = TensorData(
-        torch.from_numpy(x),
-        torch.from_numpy(y),
-        name=f"amazon-reviews:{arg}",
-        classes=["negative", "positive"],
-        extras=extras,
-        meta={
-            "source": [str(p) for p in paths],
-            "domains": list(domains),
-            "features": f"{NUM_FEATURES} bag-of-words features as stored (float32)",
-        },
-    )
-    return seeded_split(data, split, seed)
+    meta = {"source": [str(p) for p in paths], "domains": list(domains),
+            "features": f"{NUM_FEATURES} bag-of-words features as stored (float32)"}
+    if len(domains) == 1:
+        x, y = parts[0]
+        return seeded_split(TensorData(torch.from_numpy(x), torch.from_numpy(y), name=f"amazon-reviews:{arg}",
+                                       classes=["negative", "positive"], meta=meta), split, seed)
+    offsets = np.cumsum([0] + [len(y) for _, y in parts])
+    pieces = [  # each domain split on its own; ``row``: the review's row in the stacked domains
+        seeded_split(TensorData(torch.from_numpy(x), torch.from_numpy(y), name=f"amazon-reviews:{d}",
+                                extras={"domain": torch.full((len(y),), DOMAINS.index(d), dtype=torch.int64),
+                                        "row": torch.arange(offsets[i], offsets[i + 1])}), split, seed)
+        for i, (d, (x, y)) in enumerate(zip(domains, parts))
+    ]
+    meta = {**meta, "rows": int(offsets[-1])}
+    if split != "all":
+        meta["split"] = f"{split} (stratified {1 - TEST_FRACTION:.0%}/{TEST_FRACTION:.0%} in each domain, seed {seed})"
+    return TensorData(torch.cat([p.x for p in pieces]), torch.cat([p.y for p in pieces]), name=f"amazon-reviews:{arg}",
+                      classes=["negative", "positive"],
+                      extras={k: torch.cat([p.extras[k] for p in pieces]) for k in ("domain", "row")}, meta=meta)

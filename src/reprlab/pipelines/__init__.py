@@ -11,5 +11,6 @@ through :mod:`reprlab.eval`, draws through :mod:`reprlab.viz`, and owns the fold
 - :mod:`.domain_adaptation` — ``reprlab da``: mSDA / SDA / raw features on the Amazon reviews;
 - :mod:`.sda` — the stacked denoising auto-encoder as a scikit-learn transformer;
 - :mod:`.compare` — ``reprlab compare``: every method's codes at one code size, the same probes
-  over several seeds (methods in :mod:`.compare_methods`, files in :mod:`.compare_output`).
+  over several seeds (methods in :mod:`.compare_methods`, files in :mod:`.compare_output`; the Amazon
+  reviews' source -> target transfer table in :mod:`.compare_transfer`).
 """

@@ -24,6 +24,10 @@ A cell is the mean ± std (sample standard deviation, n − 1) over the seeds, o
 its one-line reason (the other methods and cells still run), or n/a with the reason. The output
 folder holds ``compare.json``, ``compare.csv``, ``config.json``, ``table.png`` (methods x
 probes coloured by rank), ``maps.png`` (the t-SNE maps side by side) and ``index.html``.
+
+``data="amazon-reviews"`` (no domain) asks for the Amazon reviews' transfer table instead, on the
+``tasks`` (source, target) (:mod:`.compare_transfer`: each representation fit on source + target,
+a linear probe trained on source labels, scored on the target), in the same files.
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ class CompareResult:
     failures: list[dict]
     settings: dict
     files: list[Path] = field(default_factory=list)
+    #: what the page says the table measured, and the title of table.png (None: the probe table's)
+    summary: str | None = None
+    title: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +99,7 @@ def compare(
     labels: Sequence[int | str | None] = (100, 1000, "all"), fewshot_data: str | None = None, fewshot_way: int = 20,
     corruptions: Sequence[str] = ("masking:0.25", "gaussian:0.2"), map_points: int = 2000, tsne_iter: int = 750,
     data_dir: str | None = None, keep_runs: bool = False, cv_labels: int | None = None,
+    tasks: Sequence[Sequence[str]] | None = None,
 ) -> CompareResult:
     """Compare ``methods`` (default :data:`DEFAULT_METHODS`, or ``raw,pca`` beside ``runs``) on
     ``data`` at ``code_size``, over ``seeds`` (see the module docstring), and write the folder
@@ -104,7 +112,22 @@ def compare(
     all of them (:func:`reprlab.eval.probes.fit_linear_probe`); ``keep_runs``
     keeps each training run in ``out/runs/<method>-seed<s>/``. Bad arguments raise a one-line
     :class:`UsageError`; a method or cell that fails is recorded in the result (see
-    :attr:`CompareResult.exit_code`) and the others still run."""
+    :attr:`CompareResult.exit_code`) and the others still run.
+
+    ``data="amazon-reviews"``: the transfer table of :func:`~.compare_transfer.compare_transfer`
+    on ``tasks``, ``(source, target)`` pairs of books, dvd, elec, kitchen (default: the 12 pairs),
+    e.g. ``compare("amazon-reviews", ["raw", "msda", "ae"], tasks=[("books", "kitchen")])``;
+    ``probes`` then picks among transfer, indomain, cost, and ``labels``, ``fewshot_*``,
+    ``corruptions``, ``map_points`` and ``tsne_iter`` do not apply."""
+    from .compare_transfer import TRANSFER_DATA, compare_transfer
+
+    if data == TRANSFER_DATA:
+        return compare_transfer(methods, tasks=tasks, out=out, runs=runs, code_size=code_size, seeds=seeds, steps=steps,
+                                options=options, probes=probes, data_dir=data_dir, keep_runs=keep_runs,
+                                cv_labels=cv_labels)
+    if tasks is not None:
+        raise UsageError(f"tasks (source, target) are the domain pairs of the transfer table: use "
+                         f"data={TRANSFER_DATA!r}, not {data!r}")
     settings = _settings(probes, labels, fewshot_data, fewshot_way, corruptions, map_points, tsne_iter, cv_labels)
     seeds = _check_args(code_size, seeds, methods, runs, steps)
     methods = list(methods if methods is not None else (("raw", "pca") if runs else DEFAULT_METHODS))

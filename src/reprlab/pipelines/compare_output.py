@@ -79,8 +79,8 @@ def _table_figure(path: Path, result) -> Path:
 
     rows, means, texts, status = _grid(result, short=True)
     s = result.settings
-    title = (f"{s['data']}: codes of size {s['code_size']}, mean ± std over seeds {s['seeds']} "
-             "(colour: rank within each probe, green = best)")
+    title = result.title or (f"{s['data']}: codes of size {s['code_size']}, mean ± std over seeds {s['seeds']} "
+                             "(colour: rank within each probe, green = best)")
     return plot_probe_table(rows, [p.name for p in result.probes], means, texts, [p.better for p in result.probes],
                             path, status=status, title=title)
 
@@ -105,13 +105,15 @@ def _page(path: Path, result, files: list[Path]) -> Path:
     rows, _, texts, status = _grid(result)
     css = {"ok": "", "failed": "failed", "n/a": "skipped"}
     table = [[m] + [(t, css[st]) for t, st in zip(texts[i], status[i])] for i, m in enumerate(rows)]
-    summary = (f"Each method's codes of {s['data']} (size {s['code_size']}; raw keeps the inputs' size) read by the same "
-               f"probes; a cell is the mean ± std over the seeds {s['seeds']}. Linear probes: logistic regression, C by "
-               "cross-validation on the labelled training codes only; robustness: the all-labels probe trained on clean "
-               "codes, scored on codes of corrupted test inputs; few-shot: cosine prototypes on codes of classes the "
-               "training data lack (or of the test split).")
+    summary = result.summary or (
+        f"Each method's codes of {s['data']} (size {s['code_size']}; raw keeps the inputs' size) read by the same "
+        f"probes; a cell is the mean ± std over the seeds {s['seeds']}. Linear probes: logistic regression, C by "
+        "cross-validation on the labelled training codes only; robustness: the all-labels probe trained on clean "
+        "codes, scored on codes of corrupted test inputs; few-shot: cosine prototypes on codes of classes the "
+        "training data lack (or of the test split).")
     main = Section("table", "Methods x probes", summary=summary, seconds=sum(i.get("seconds", 0) for i in result.methods.values()),
-                   settings={k: s[k] for k in ("data", "code_size", "seeds", "labels", "corruptions", "probes")},
+                   settings={k: s[k] for k in ("data", "tasks", "code_size", "seeds", "labels", "corruptions", "probes")
+                             if k in s},
                    metrics=[{"metric": p.name, "value": p.label,
                              "reference": f"{p.better} is better" if p.better else "not ranked"} for p in result.probes],
                    tables=[("mean ± std over seeds (failed: the reason; n/a: the probe does not apply)",
