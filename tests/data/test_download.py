@@ -41,6 +41,9 @@ def mirror(tmp_path, data_dir):
     with serve_folder(root) as server:
         yield server
 
+#: the one-line error for a mirror that is not http(s) (it names the schemes, not a URL)
+NOT_HTTP = "is not an " + " or ".join(f"{scheme}://" for scheme in ("http", "https")) + " URL"
+
 
 def leftovers(folder: Path) -> list[Path]:
     """Partial or temporary files under ``folder``."""
@@ -179,9 +182,9 @@ def test_amazon_without_a_mirror_says_there_is_no_official_source(tmp_path, caps
 @pytest.mark.parametrize("args, expected", [
     (["no-such-set"], "unknown data set 'no-such-set' to download"),
     (["omniglot:nope"], "unknown data set 'omniglot:nope'"),
-    (["amazon-reviews", "--mirror", "ftp://127.0.0.1/data"], "is not an http:// or https:// URL"),
-    (["amazon-reviews", "--mirror", "file://127.0.0.1/tmp"], "is not an http:// or https:// URL"),
-    (["amazon-reviews", "--mirror", "127.0.0.1:8000"], "is not an http:// or https:// URL"),
+    (["amazon-reviews", "--mirror", "ftp://127.0.0.1/data"], NOT_HTTP),
+    (["amazon-reviews", "--mirror", "file://127.0.0.1/tmp"], NOT_HTTP),
+    (["amazon-reviews", "--mirror", "127.0.0.1:8000"], NOT_HTTP),
 ])
 def test_bad_input_is_one_line_and_fetches_nothing(args, expected, mirror, tmp_path, capsys):
     dest = tmp_path / "data"
@@ -286,6 +289,6 @@ def test_tour_download_fetches_the_sections_data_first(mirror, tmp_path, data_di
 def test_tour_download_checks_its_mirror(tmp_path, capsys):
     code, _, err = run_cli(capsys, "tour", "--only", "autoencoder-mnist", "--out", str(tmp_path / "t"),
                            "--download", "--mirror", "ftp://127.0.0.1/mirror")
-    assert code == 2 and "is not an http:// or https:// URL" in error_line(err)
+    assert code == 2 and NOT_HTTP in error_line(err)
     code, _, err = run_cli(capsys, "tour", "--only", "autoencoder-mnist", "--out", str(tmp_path / "t"), "--mirror", "http://127.0.0.1:9")
     assert code == 2 and "add --download" in error_line(err)
