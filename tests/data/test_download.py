@@ -41,6 +41,7 @@ def mirror(tmp_path, data_dir):
     with serve_folder(root) as server:
         yield server
 
+
 #: the one-line error for a mirror that is not http(s) (it names the schemes, not a URL)
 NOT_HTTP = "is not an " + " or ".join(f"{scheme}://" for scheme in ("http", "https")) + " URL"
 
