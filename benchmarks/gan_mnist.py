@@ -38,6 +38,7 @@ a run, two runs at a time on two cores)::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -45,6 +46,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -125,21 +127,6 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
     return trained.eval(), result.wall_s, run_dir
 
 
-class RawGenerator:
-    """``sample(n, generator)`` from a GAN's trained generator G itself, not its EMA."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def sample(self, n, generator=None):
-        import torch
-
-        net = self.model.generator
-        z = torch.randn(n, self.model.config.latent_dim, generator=generator)
-        with torch.no_grad():
-            return net.eval()(z).view(n, *self.model.input_shape)
-
-
 def score(model, real, features, n: int, seed: int) -> dict:
     """FID, KID, precision, recall of ``n`` samples (chunks of 1,000 seeded 100·seed + i, clamped to
     [0, 1]) against ``real``; KID over 50 subsets of min(1,000, n): the library's
@@ -162,7 +149,7 @@ def score_checkpoints(run_dir: Path, n_critic: int, real, features, n: int, seed
         model = build_model(rc, shape)
         load_weights(path / "model.safetensors", model)
         model.eval()
-        variants = {"raw": RawGenerator(model)}
+        variants = {"raw": SimpleNamespace(sample=functools.partial(model.sample, ema=False))}  # G itself
         if getattr(model, "generator_ema", None) is not None:
             variants["ema"] = model
         for variant, sampler in variants.items():

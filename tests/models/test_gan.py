@@ -197,6 +197,10 @@ def test_ema_generator_is_the_exponential_average_of_the_generator():
     for e, b, p in zip(model.generator_ema.parameters(), before, model.generator.parameters()):
         torch.testing.assert_close(e, 0.9 * b + 0.1 * p)
     assert all(not p.requires_grad for p in model.generator_ema.parameters())
+    z = torch.randn(5, 3)
+    torch.testing.assert_close(model.decode(z), model.generator_ema.eval()(z))  # the EMA by default
+    torch.testing.assert_close(model.decode(z, ema=False), model.generator.eval()(z))  # G itself on request
+    assert not torch.allclose(model.decode(z), model.decode(z, ema=False))
 
 
 def test_instance_noise_is_annealed_linearly_to_zero():

@@ -180,16 +180,18 @@ class GAN(ReprModel):
 
     # -------------------------------------------------------------- use
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0): ``(n, *input_shape)``."""
+    def sample(self, n: int, generator: torch.Generator | None = None, *, ema: bool = True) -> Tensor:
+        """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0 and the argument ``ema``
+        is true; G itself otherwise): ``(n, *input_shape)``."""
         p = next(self.parameters())
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(p.device, p.dtype)
-        return self.decode(z)
+        return self.decode(z, ema=ema)
 
     @torch.no_grad()
-    def decode(self, z: Tensor) -> Tensor:
-        """G(z) for given noise z (B, latent_dim), in eval mode (BatchNorm running statistics)."""
-        net = self.generator_ema if self.generator_ema is not None else self.generator
+    def decode(self, z: Tensor, *, ema: bool = True) -> Tensor:
+        """G(z) for given noise z (B, latent_dim), in eval mode (BatchNorm running statistics); the
+        EMA generator when the run keeps one and ``ema`` is true."""
+        net = self.generator_ema if ema and self.generator_ema is not None else self.generator
         was = net.training
         net.eval()
         out = net(z).view(z.shape[0], *self.input_shape)
