@@ -205,16 +205,14 @@ def score(model, rc, runs) -> dict:
     tasks = sample_tasks(val, n_way=20, k_shot=1, n_tasks=VAL_TASKS_FINAL, seed=0, within="alphabet", fit=True)
     out = {}
     for shift, tag in ((TTA_SHIFT, ""), (0.0, "_no_tta")):
-        model.config.tta_shift = shift
         # every image of a pool encoded once, then the tasks scored on the codes (the same numbers as
         # scoring the images task by task, a task's images encoded each time)
         for name, t in (("val", tasks), ("lake20", runs)):
-            coded = dataclasses.replace(t, x=model.scoring_codes(t.x))
+            coded = dataclasses.replace(t, x=model.scoring_codes(t.x, tta_shift=shift))
             acc = coded.accuracy(model.code_similarity)
             out[f"{name}_accuracy{tag}"] = round(float(acc.mean()), 4)
             if name == "lake20" and not tag:
                 out["lake20_per_run"] = [round(float(a), 3) for a in acc]
-    model.config.tta_shift = TTA_SHIFT
     out["scoring"] = (f"tta_shift={TTA_SHIFT} (codes averaged over 9 translates); val: {VAL_TASKS_FINAL} tasks; "
                       "*_no_tta: the plain codes")
     return out

@@ -119,6 +119,10 @@ def test_test_time_shifts_average_the_codes_of_nine_translates(loss):
             z = plain.encode(torch.roll(x, (dy, dx), (2, 3)))  # a blank border: rolling = translating
             codes.append(torch.nn.functional.normalize(z, dim=1) if loss == "cosine" else z)
     torch.testing.assert_close(tta.scoring_code(x), torch.stack(codes).mean(0), atol=1e-6, rtol=0)
+    # the shift given for one call, config untouched: the same codes both ways
+    torch.testing.assert_close(plain.scoring_codes(x, tta_shift=0.1), tta.scoring_code(x), atol=1e-6, rtol=0)
+    torch.testing.assert_close(tta.scoring_codes(x, tta_shift=0.0), plain.encode(x))
+    assert plain.config.tta_shift == 0 and tta.config.tta_shift == 0.1
     assert not torch.allclose(tta.scoring_code(x), plain.encode(x) / (1 if loss != "cosine" else plain.encode(x).norm(dim=1, keepdim=True)))
     m = tta.similarity_matrix(x, x.flip(0))  # the matrix and the pairwise scores use the same codes
     torch.testing.assert_close(torch.diagonal(m), tta.similarity(x, x.flip(0)), atol=1e-5, rtol=0)

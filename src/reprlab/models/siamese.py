@@ -219,7 +219,7 @@ class SiameseNet(ReprModel):
         return self.config.loss not in ("koch", "contrastive", "protonet")
 
     @torch.no_grad()
-    def scoring_code(self, x: Tensor) -> Tensor:
+    def scoring_code(self, x: Tensor, tta_shift: float | None = None) -> Tensor:
         r"""The code one-shot scoring compares: :math:`f(x)`, or with ``tta_shift = s > 0`` the mean
         over the 9 translates :math:`T_\delta x` of the image by
         :math:`\delta \in \{-d, 0, d\}^2` pixels, :math:`d = \mathrm{round}(s \cdot W)`
@@ -228,8 +228,9 @@ class SiameseNet(ReprModel):
         .. math:: \bar z(x) = \frac{1}{9} \sum_\delta \frac{f(T_\delta x)}{\|f(T_\delta x)\|}
 
         for the cosine similarities (unit codes averaged; raw codes for Koch's head and the
-        Euclidean scores): (B, latent_dim)."""
-        d = round(self.config.tta_shift * x.shape[-1]) if x.dim() == 4 else 0
+        Euclidean scores): (B, latent_dim). ``tta_shift`` overrides the config's ``s`` for this call."""
+        s = self.config.tta_shift if tta_shift is None else tta_shift
+        d = round(s * x.shape[-1]) if x.dim() == 4 else 0
         if d == 0:
             return self.encode(x)
         codes = [self.encode(shift_images(x, dy, dx)) for dy in (-d, 0, d) for dx in (-d, 0, d)]
@@ -254,9 +255,9 @@ class SiameseNet(ReprModel):
         return torch.cat([self.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
-    def scoring_codes(self, x: Tensor, batch_size: int = 256) -> Tensor:
+    def scoring_codes(self, x: Tensor, batch_size: int = 256, tta_shift: float | None = None) -> Tensor:
         """:meth:`scoring_code` in chunks of ``batch_size``: (len(x), latent_dim)."""
-        return torch.cat([self.scoring_code(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat([self.scoring_code(x[i : i + batch_size], tta_shift) for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def code_similarity(self, za: Tensor, zb: Tensor) -> Tensor:
