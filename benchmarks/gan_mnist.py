@@ -105,8 +105,8 @@ def real_halves(n: int = SAMPLES):
 def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "gan", extra: dict | None = None,
               reuse: bool = False, points: int = 4):
     """Train one method for ``g_steps`` generator steps, keeping ``points`` checkpoints; returns
-    (model, seconds, run folder). With ``reuse``, a finished run folder of the same settings is
-    loaded instead of trained again."""
+    (model, seconds, run folder, reused). With ``reuse``, a finished run folder of the same settings
+    is loaded instead of trained again (``reused`` is then True)."""
     import reprlab
     from reprlab.pipelines.training import build_run_config, train_run
 
@@ -122,9 +122,9 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
         done = reprlab.load(run_dir)
         if done.run_config.to_dict()["model"] != rc.to_dict()["model"] or done.run_config.train.max_steps != steps:
             raise SystemExit(f"{run_dir} was trained with other settings; drop --reuse-runs")
-        return done, json.loads((run_dir / "summary.json").read_text())["wall_s"], run_dir
+        return done, json.loads((run_dir / "summary.json").read_text())["wall_s"], run_dir, True
     trained, result = train_run(rc, run_dir, overwrite=True)
-    return trained.eval(), result.wall_s, run_dir
+    return trained.eval(), result.wall_s, run_dir, False
 
 
 def score(model, real, features, n: int, seed: int) -> dict:
@@ -167,9 +167,8 @@ def run_job(job: dict) -> dict:
 
     real, _ = real_halves(job["samples"])
     features = classifier_features("mnist", data_dir=str(data_dir()))
-    reused = job["reuse"] and (Path(job["root"]) / f"{job['model']}-{slug(job['method'])}-seed{job['seed']}" / "model.safetensors").is_file()
     cpu0 = time.process_time()
-    model, seconds, run_dir = train_gan(job["method"], job["g_steps"], job["seed"], Path(job["root"]), model=job["model"],
+    model, seconds, run_dir, reused = train_gan(job["method"], job["g_steps"], job["seed"], Path(job["root"]), model=job["model"],
                                         extra=job.get("extra"), reuse=job["reuse"], points=job["points"])
     cpu = time.process_time() - cpu0
     n_critic = {**COMMON, **METHODS[job["method"]]}.get("n_critic", 1)

@@ -1,6 +1,6 @@
 """The bookkeeping of benchmarks/gan_mnist.py, tempered_mnist.py and gan_toy.py: parts merge rows,
 the headline reads the step count with the most seeds, the curves' summaries (checked by hand or
-against numpy; no training here)."""
+against numpy), and that a reused gan_mnist run is loaded, not trained (two steps of training)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -87,3 +88,16 @@ def test_wgan_gp_toy_jobs_count_generator_steps(mods):
     jobs = gan_toy.pacgan_jobs([1], [0, 1], 1000, "wgan-gp", "ring8")
     assert [j["steps"] for j in jobs] == [5000, 5000] and all(j["g_steps"] == 1000 for j in jobs)
     assert jobs[0]["settings"]["gp_weight"] == 0.1 and gan_toy.pack_key("wgan-gp", "ring8", "modes", 1) == "ring8_wgan_gp_modes_pack1"
+
+
+def test_a_reused_run_is_loaded_not_trained_and_says_so(mods, data_dir, tmp_path, monkeypatch):
+    gan_mnist = mods[0]
+    monkeypatch.setenv("REPRLAB_DATA", str(data_dir))
+    model, _, run_dir, reused = gan_mnist.train_gan("NS-GAN", 2, 0, tmp_path, points=1)
+    assert not reused and (run_dir / "model.safetensors").is_file()
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    again, _, same_dir, reused = gan_mnist.train_gan("NS-GAN", 2, 0, tmp_path, reuse=True, points=1)
+    assert reused and same_dir == run_dir  # so run_job records no CPU time for it
+    assert all(torch.equal(weights[k], v) for k, v in again.state_dict().items())
+    with pytest.raises(SystemExit, match="drop --reuse-runs"):  # other settings: never silently reused
+        gan_mnist.train_gan("NS-GAN", 3, 0, tmp_path, reuse=True, points=1)
