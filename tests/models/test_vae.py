@@ -143,6 +143,43 @@ def test_sample_and_load_from_a_run(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 0
 
 
+def test_kl_warm_up_weighs_the_kl_by_t_over_w_then_trains_the_elbo():
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(hidden=(16,), latent_dim=3, kl_warmup_steps=4), (64,)).train()
+    x = torch.rand(8, 64)
+    weights = []
+    for _ in range(6):
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            out = model(Batch(x))
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            t = model.elbo_terms(x)  # the same draw: the loss is −log p(x|z) + β_t KL
+        beta = float(out["beta"])
+        torch.testing.assert_close(out["loss"], (-t["log_px_z"] + beta * t["kl"]).mean())
+        weights.append(beta)
+        model.after_update("model")
+    assert weights == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    # the counter is saved with the weights: a resumed run goes on with the schedule, not from 0
+    resumed = VAE(VAEConfig(hidden=(16,), latent_dim=3, kl_warmup_steps=4), (64,))
+    resumed.load_state_dict(model.state_dict())
+    assert resumed.kl_weight() == 1.0 and int(resumed.kl_steps_done) == 6
+    # evaluation is the ELBO whatever the step; runs without warm-up keep their state dict
+    assert float(model.eval()(Batch(x))["beta"]) == 1.0
+    assert "kl_steps_done" not in VAE(VAEConfig(hidden=(16,), latent_dim=3), (64,)).state_dict()
+
+
+def test_the_trainer_advances_the_warm_up_once_per_step(tmp_path):
+    from reprlab import load
+    from reprlab.cli import main
+
+    run = tmp_path / "vae"
+    assert main(["-q", "train", "vae", "hidden=[32]", "latent_dim=2", "kl_warmup_steps=100", "--steps", "7",
+                 "--run-dir", str(run)]) == 0
+    model = load(run)
+    assert int(model.kl_steps_done) == 7 and model.kl_weight() == pytest.approx(0.07)
+
+
 def test_bad_configs_are_clear_errors():
     with pytest.raises(ConfigError, match="binarize=dynamic"):
         VAEConfig(decoder="gaussian", binarize="dynamic")

@@ -8,7 +8,9 @@ and the loss is the negative evidence lower bound, per example, in nats:
 .. math::
     -\mathrm{ELBO}(x) = -\mathbb E_{q(z|x)}[\log p_\theta(x|z)] + \beta\, KL\big(q(z|x) \,\|\, p(z)\big)
 
-(β = 1: the ELBO; β ≠ 1: β-VAE). The prior p(z) is N(0, I) (analytic KL) or, for the lecture's
+(β = 1: the ELBO; β ≠ 1: β-VAE). With ``kl_warmup_steps`` = W > 0 the KL weight is warmed up
+(Sønderby et al. 2016, "deterministic warm-up"): β_t = β · min(1, t / W) at training step t, so
+the first steps train an auto-encoder and the ELBO is the objective from step W on. The prior p(z) is N(0, I) (analytic KL) or, for the lecture's
 "GAN vs VAE" figure, the 2-D 10-component mixture of :mod:`reprlab.models.priors` (KL estimated
 at the reparameterized draw). Decoders: ``bernoulli`` (the cross-entropy of the lecture's
 binary case), ``gaussian`` with fixed variance (σ_x² = ``gaussian_var``: the L2 case up to
@@ -82,6 +84,8 @@ class VAEConfig:
     )
     gaussian_var: float = option(0.01, "gaussian decoder: the fixed variance σ_x²", gt=0)
     beta: float = option(1.0, "weight β of the KL term (1: the ELBO)", ge=0)
+    kl_warmup_steps: int = option(0, "W: the KL weight grows linearly from 0 to β over the first W training steps "
+                                     "(Sønderby et al. 2016; 0: no warm-up)", ge=0)
     binarize: Literal["none", "dynamic"] = option(
         "none", "dynamic: draw x ~ Bernoulli(pixel intensities) afresh each time a training image is used"
     )
@@ -115,6 +119,8 @@ class VAE(ReprModel):
         if c.decoder == "gaussian-learned":
             self.x_logvar = nn.Parameter(torch.zeros(self.input_shape))
         self.prior = make_prior(c.prior, c.latent_dim)
+        if c.kl_warmup_steps:  # only then: runs without warm-up keep their state dict
+            self.register_buffer("kl_steps_done", torch.zeros((), dtype=torch.long))
 
     def check_data(self, data: TensorData) -> None:
         if self.config.decoder == "bernoulli" and (float(data.x.min()) < 0 or float(data.x.max()) > 1):
@@ -160,9 +166,21 @@ class VAE(ReprModel):
         x = self._binarize(batch.x) if self.training else batch.x
         t = self.elbo_terms(x)
         elbo = t["log_px_z"] - t["kl"]
-        loss = (-t["log_px_z"] + self.config.beta * t["kl"]).mean()
+        beta = self.kl_weight() if self.training else self.config.beta
+        loss = (-t["log_px_z"] + beta * t["kl"]).mean()
         return {"loss": loss, "elbo": elbo.mean().detach(), "kl": t["kl"].mean().detach(),
-                "reconstruction": (-t["log_px_z"]).mean().detach()}
+                "reconstruction": (-t["log_px_z"]).mean().detach(), "beta": torch.tensor(beta)}
+
+    def kl_weight(self) -> float:
+        r"""The KL weight of the current training step: β_t = β · min(1, t / W) (β without warm-up)."""
+        c = self.config
+        if not c.kl_warmup_steps:
+            return c.beta
+        return c.beta * min(1.0, int(self.kl_steps_done) / c.kl_warmup_steps)
+
+    def after_update(self, update: str) -> None:
+        if self.config.kl_warmup_steps:
+            self.kl_steps_done.add_(1)
 
     def validate(self, data: TensorData) -> dict[str, float]:
         """Mean negative ELBO (``loss`` when β = 1), KL and, with ``iwae_k``, the IWAE estimate of
