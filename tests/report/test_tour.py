@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -62,7 +63,8 @@ def quick_report(tmp_path_factory):
         mp.setattr(tour, "SECTIONS", {**tour.SECTIONS, "broken": ("A broken section", broken)})
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            assert main(["tour", "--quick", "--out", str(out), "--only", "autoencoder,broken,benchmarks"]) == 0
+            # --jobs 1: the patched-in section lives in this process only (workers import the real SECTIONS)
+            assert main(["tour", "--quick", "--out", str(out), "--only", "autoencoder,broken,benchmarks", "--jobs", "1"]) == 0
     return out / "report.html", buf.getvalue()
 
 
@@ -106,6 +108,59 @@ def test_report_renders_in_headless_chromium_without_console_errors(quick_report
     assert n_images >= 4
     for key in ("autoencoder", "broken", "benchmarks"):
         assert f'id="{key}"' in run.stdout  # the rendered DOM holds every section
+
+
+def _numbers(out):
+    """The tour's numbers by section, without timings (they differ from run to run)."""
+    d = json.loads((out / "tour.json").read_text())
+    return d, {k: {i: v for i, v in sec["numbers"].items() if not i.endswith("_per_s")} for k, sec in d["sections"].items()}
+
+
+def test_parallel_jobs_give_the_numbers_of_one_job_in_the_order_asked(tmp_path):
+    import torch
+
+    only = "vae,autoencoder"  # vae starts first and ends last: the page still follows --only
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a worker of 2 jobs on a 2-core machine has one thread
+    try:
+        assert main(["tour", "--quick", "--out", str(tmp_path / "one"), "--only", only, "--jobs", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert main(["tour", "--quick", "--out", str(tmp_path / "two"), "--only", only, "--jobs", "2"]) == 0
+    one, one_numbers = _numbers(tmp_path / "one")
+    two, two_numbers = _numbers(tmp_path / "two")
+    assert (one["jobs"], two["jobs"]) == (1, 2) and list(two["sections"]) == ["vae", "autoencoder"]
+    assert all(sec["status"] == "ok" and sec["seconds"] > 0 for sec in two["sections"].values())
+    assert two_numbers["vae"].keys() == one_numbers["vae"].keys() and len(two_numbers["vae"]) >= 3
+    for key in one_numbers:  # the same seed gives the same numbers in a worker (threads may change the last digits)
+        for i, v in one_numbers[key].items():
+            assert two_numbers[key][i] == pytest.approx(v, rel=1e-4), (key, i)
+    page = _parse(tmp_path / "two" / "report.html")
+    assert page.sections == ["vae", "autoencoder"]
+
+
+def test_a_worker_that_cannot_write_stops_the_tour_with_one_line(tmp_path, capsys):
+    out = tmp_path / "tour"
+    out.mkdir()
+    (out / "figures").write_text("a file where the figures folder goes")
+    assert main(["tour", "--quick", "--out", str(out), "--only", "autoencoder,denoising", "--jobs", "2"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "reprlab: error:" in err[0] and str(out / "figures") in err[0], err
+    assert not (out / "report.html").exists()
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two", "1.5"])
+def test_jobs_must_be_a_whole_number_or_auto(jobs, tmp_path, capsys):
+    assert main(["tour", "--quick", "--out", str(tmp_path), "--only", "benchmarks", "--jobs", jobs]) == 2
+    err = capsys.readouterr().err
+    assert f"--jobs {jobs!r}" in err and "auto" in err
+
+
+def test_auto_jobs_is_one_per_core_up_to_the_sections_and_a_cap(monkeypatch):
+    monkeypatch.setattr(tour.os, "cpu_count", lambda: 16)
+    assert tour.default_jobs(13) == tour.MAX_AUTO_JOBS and tour.default_jobs(2) == 2
+    monkeypatch.setattr(tour.os, "cpu_count", lambda: None)
+    assert tour.default_jobs(13) == 1
 
 
 def test_unknown_tour_section_is_a_usage_error(tmp_path, capsys):

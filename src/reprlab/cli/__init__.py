@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="first fetch the data sets the chosen sections use (as `reprlab data download`)")
     tour.add_argument("--mirror", metavar="URL", help="with --download: an http(s) copy of a data folder (default: $REPRLAB_MIRROR)")
     tour.add_argument("--seed", type=int, default=0)
+    tour.add_argument("--jobs", default="auto",
+                      help="sections run at once in worker processes, each with its share of the cores "
+                           "(default auto: one per core, at most 4; 1: one after the other in this process)")
     return parser
 
 

@@ -104,7 +104,7 @@ def render_report(sections: list[Section], path: str | os.PathLike, title: str, 
         for s in sections
     )
     total = sum(s.seconds for s in sections)
-    toc = f"<table><tr><th>section</th><th>status</th><th>time</th></tr>{toc}<tr><th>total</th><td></td><td class=num>{total:.1f} s</td></tr></table>"
+    toc = f"<table><tr><th>section</th><th>status</th><th>time</th></tr>{toc}<tr><th>sum of the sections</th><td></td><td class=num>{total:.1f} s</td></tr></table>"
     body = "\n".join(render_section(s) for s in sections)
     page = (
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
