@@ -179,6 +179,7 @@ def _worker_init(threads: int, level: int) -> None:
 
 
 def _worker_section(ctx: TourContext, key: str) -> tuple[Section | None, str | None]:
+    log.info(f"[started] {SECTIONS[key][0]} ...")
     try:
         return run_section(ctx, key), None
     except OutputError as e:  # re-raised in the parent, where it stops the tour
@@ -195,8 +196,6 @@ def _run_in_workers(ctx: TourContext, keys: list[str], jobs: int) -> list[Sectio
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
                              initargs=(threads, log.getEffectiveLevel())) as pool:
         pending = {pool.submit(_worker_section, ctx, key): key for key in order}
-        for key in order[:jobs]:
-            log.info(f"[started] {SECTIONS[key][0]} ...")
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
