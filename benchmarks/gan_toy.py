@@ -102,9 +102,13 @@ def run_one(job: dict) -> dict:
         stage_points = [(int(p.stem.split("-")[1]), __import__("numpy").load(p)) for p in stages]
     samples = model.sample(2500, torch.Generator().manual_seed(1000 + job["seed"]))
     cov = mixture_mode_coverage(samples, job["data"])
+    # the same protocol at each checkpoint, on the checkpoint's snapshot of fixed noise: the step a run converged
+    stage_cov = [(step, mixture_mode_coverage(torch.as_tensor(pts), job["data"])) for step, pts in stage_points]
     return {**{k: v for k, v in job.items() if k != "settings"}, **job["settings"], "modes": cov["modes"],
             "hq": cov["hq"], "kl": cov.get("kl"), "seconds": seconds, "samples": samples[:1000].numpy(),
-            "stages": stage_points}
+            "stages": stage_points, "stage_coverage": [
+                {"step": step, "n_samples": len(pts), "modes": c["modes"], "hq": round(c["hq"], 4)}
+                for (step, c), (_, pts) in zip(stage_cov, stage_points)]}
 
 
 def jobs_for(data: str, steps: int, seeds: list[int], rec_steps: int, rec_seeds: list[int]) -> list[dict]:
