@@ -9,7 +9,7 @@ others still run. A new section is a function of a section module, added to :dat
 With ``jobs`` > 1 the sections run in that many worker processes at once (longest first, by
 :data:`SECTION_SECONDS`), each with its share of the CPU threads: the small nets of the digit
 sections gain nothing from a second thread, so two single-threaded sections side by side finish
-in about half the time. The page lists them in :data:`ORDER` all the same.
+in about half the time. The page lists them in the order asked all the same (:data:`ORDER` by default).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ SECTION_DATA: dict[str, list[str]] = {
     "siamese": ["omniglot:small1", "omniglot:small2", "omniglot-oneshot"],
 }
 
-#: the default budget's seconds per section as measured by ``benchmarks/tour_time.py`` (one thread,
-#: 2 cores): only the order in which parallel jobs start them (longest first) depends on it
+#: rough seconds per section at the default budget on one thread (``benchmarks/results/tour_time.json``
+#: has the measured ones): only the order in which parallel jobs start them (longest first) depends on it
 SECTION_SECONDS: dict[str, float] = {
     "siamese": 60, "aae": 60, "gan": 55, "latent": 45, "stacked": 30, "autoencoder-mnist": 30, "style": 22,
     "vae": 20, "domain-adaptation": 20, "compare": 18, "denoising": 15, "autoencoder": 10, "benchmarks": 1,
