@@ -51,6 +51,11 @@ class Update:
     betas: tuple[float, float] | None = None
 
 
+def _forget_host_counters(module: "ReprModel", incompatible_keys) -> None:
+    """After a state dict is loaded the step counters are re-read from their buffers."""
+    module._host_counters.clear()
+
+
 class ReprModel(nn.Module):
     """Base class of reprlab models.
 
@@ -83,6 +88,22 @@ class ReprModel(nn.Module):
         super().__init__()
         self.config = config
         self.input_shape = tuple(int(s) for s in input_shape)
+        # step counters (a schedule's t) are buffers, saved in checkpoints, mirrored on the host so that
+        # schedules read them without a device synchronization per step; loading a state dict refreshes them
+        self._host_counters: dict[str, int] = {}
+        self.register_load_state_dict_post_hook(_forget_host_counters)
+
+    def counter(self, name: str) -> int:
+        """The step counter buffer ``name`` as a host int (no device synchronization)."""
+        if name not in self._host_counters:
+            self._host_counters[name] = int(getattr(self, name))
+        return self._host_counters[name]
+
+    def bump(self, name: str) -> None:
+        """Add one to the step counter buffer ``name`` and to its host mirror."""
+        value = self.counter(name)  # before the buffer changes: the mirror may not be filled yet
+        getattr(self, name).add_(1)
+        self._host_counters[name] = value + 1
 
     def updates(self) -> list[Update]:
         """The optimizer updates of one training step (default: one over all parameters)."""

@@ -176,11 +176,11 @@ class VAE(ReprModel):
         c = self.config
         if not c.kl_warmup_steps:
             return c.beta
-        return c.beta * min(1.0, int(self.kl_steps_done) / c.kl_warmup_steps)
+        return c.beta * min(1.0, self.counter("kl_steps_done") / c.kl_warmup_steps)
 
     def after_update(self, update: str) -> None:
         if self.config.kl_warmup_steps:
-            self.kl_steps_done.add_(1)
+            self.bump("kl_steps_done")
 
     def validate(self, data: TensorData) -> dict[str, float]:
         """Mean negative ELBO (``loss`` when β = 1), KL and, with ``iwae_k``, the IWAE estimate of

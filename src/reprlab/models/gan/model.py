@@ -84,10 +84,6 @@ class GAN(ReprModel):
         if c.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))  # for the instance-noise schedule
-        # step counters are buffers (saved in checkpoints) mirrored on the host, so that schedules
-        # read them without a device synchronization per step; loading a state dict refreshes them
-        self._host_counters: dict[str, int] = {}
-        self.register_load_state_dict_post_hook(lambda module, keys: module._sync_host_counters())
         self.register_buffer("fixed_z", torch.randn(64, c.latent_dim, generator=torch.Generator().manual_seed(0)))
 
     # -------------------------------------------------------------- pieces
@@ -106,21 +102,6 @@ class GAN(ReprModel):
 
     def noise(self, n: int, like: Tensor) -> Tensor:
         return torch.randn(n, self.config.latent_dim, device=like.device, dtype=like.dtype)
-
-    def counter(self, name: str) -> int:
-        """The step counter buffer ``name`` as a host int (no device synchronization)."""
-        if name not in self._host_counters:
-            self._host_counters[name] = int(getattr(self, name))
-        return self._host_counters[name]
-
-    def bump(self, name: str) -> None:
-        """Add one to the step counter buffer ``name`` and to its host mirror."""
-        value = self.counter(name)  # before the buffer changes: the mirror may not be filled yet
-        getattr(self, name).add_(1)
-        self._host_counters[name] = value + 1
-
-    def _sync_host_counters(self) -> None:
-        self._host_counters.clear()
 
     def noise_std(self) -> float:
         """The current instance-noise σ: linear decay from ``instance_noise`` to 0."""
