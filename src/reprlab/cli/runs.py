@@ -203,19 +203,6 @@ def cmd_data_download(a: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs(text: str) -> int | str:
-    """``--jobs``: ``auto`` or a whole number >= 1 (else a usage error naming the choices)."""
-    if text == "auto":
-        return text
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise UsageError(f"--jobs {text!r}: give a whole number >= 1 (1: no worker processes) or auto")
-    return n
-
-
 def cmd_tour(a: argparse.Namespace) -> int:
     from ..report.tour import run_tour
 
@@ -223,6 +210,6 @@ def cmd_tour(a: argparse.Namespace) -> int:
         return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
     report = run_tour(Path(a.out), quick=a.quick, full=a.full, only=names(a.only), benchmarks=names(a.benchmarks),
-                      data_dir=a.data_dir, seed=a.seed, download=a.download, mirror=a.mirror, jobs=_jobs(a.jobs))
+                      data_dir=a.data_dir, seed=a.seed, download=a.download, mirror=a.mirror, jobs=a.jobs)
     log.info(f"report: {report}")
     return 0

@@ -169,7 +169,7 @@ class VAE(ReprModel):
         beta = self.kl_weight() if self.training else self.config.beta
         loss = (-t["log_px_z"] + beta * t["kl"]).mean()
         return {"loss": loss, "elbo": elbo.mean().detach(), "kl": t["kl"].mean().detach(),
-                "reconstruction": (-t["log_px_z"]).mean().detach(), "beta": torch.tensor(beta)}
+                "reconstruction": (-t["log_px_z"]).mean().detach(), "beta": torch.tensor(beta, device=x.device)}
 
     def kl_weight(self) -> float:
         r"""The KL weight of the current training step: β_t = β · min(1, t / W) (β without warm-up)."""

@@ -110,8 +110,10 @@ def run_tour(out: Path, *, quick: bool = False, full: bool = False, only: list[s
     keys = only or list(SECTIONS)
     if jobs == "auto":
         jobs = default_jobs(len(keys))
+    if isinstance(jobs, str) and jobs.strip().lstrip("-").isdigit():  # the command line's text
+        jobs = int(jobs)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise UsageError(f"--jobs must be a whole number >= 1 or auto, not {jobs!r}")
+        raise UsageError(f"--jobs {jobs!r}: give a whole number >= 1 (1: no worker processes) or auto")
     jobs = min(jobs, len(keys))
     data_dir = data_dir or os.environ.get("REPRLAB_DATA")
     ctx = TourContext(Path(out), quick, seed, data_dir, full, benchmarks)
@@ -175,7 +177,6 @@ def _worker_init(threads: int, level: int) -> None:
     log.setLevel(level)
     torch.set_num_threads(threads)
     threadpoolctl.threadpool_limits(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def _worker_section(ctx: TourContext, key: str) -> tuple[Section | None, str | None]:
