@@ -179,3 +179,19 @@ def results_lock(name: str, folder: Path | None = None):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def merge_validation_rows(name: str, new: list[dict], key, folder: Path | None = None) -> Path:
+    """Merge ``new`` rows of a recipe tried on validation data into ``<name>.json``'s
+    ``validation_rows`` (a row of the same ``key(row)`` is replaced), under :func:`results_lock`;
+    the headline and its rows are left as they are. Returns the file's path."""
+    folder = RESULTS_DIR if folder is None else Path(folder)
+    path = folder / f"{name}.json"
+    with results_lock(name, folder):
+        record = json.loads(path.read_text()) if path.is_file() else {"name": name, "headline": {}, "rows": []}
+        replaced = {key(r) for r in new}
+        record["validation_rows"] = [r for r in record.get("validation_rows", []) if key(r) not in replaced] + new
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    return path

@@ -33,6 +33,13 @@ a run, two runs at a time on two cores)::
     python benchmarks/gan_mnist.py --methods NS-GAN,NS-GAN+R1 --seeds 0
     python benchmarks/gan_mnist.py --methods WGAN-GP --seeds 0,1,2
     python benchmarks/gan_mnist.py --quick    # smoke run
+
+Recipes are chosen on validation data, never on the scored test half: ``--validation`` scores a run
+against 5,000 MNIST *training* images (seed 1), on seeds >= 100, and merges its rows into the JSON's
+``validation_rows`` under ``--label`` with the settings ``--set`` changed (the headline is not touched)::
+
+    python benchmarks/gan_mnist.py --validation --methods NS-GAN+R1 --seeds 100 --g-steps 6000 --points 4 \
+        --label r1-lazy16 --set reg_every=16
 """
 
 from __future__ import annotations
@@ -102,8 +109,19 @@ def real_halves(n: int = SAMPLES):
     return test.x[perm[:n]], test.x[perm[5000 : 5000 + n]]
 
 
+def validation_images(n: int = SAMPLES):
+    """``n`` random MNIST *training* images (seed 1): the reference of the recipe choice
+    (``--validation``), so that no setting is chosen on the test half the headline is scored on."""
+    import torch
+
+    from reprlab.data import load_dataset
+
+    train = load_dataset("mnist", split="train", data_dir=str(data_dir()))
+    return train.x[torch.randperm(len(train), generator=torch.Generator().manual_seed(1))[:n]]
+
+
 def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "gan", extra: dict | None = None,
-              reuse: bool = False, points: int = 4):
+              reuse: bool = False, points: int = 4, label: str = ""):
     """Train one method for ``g_steps`` generator steps, keeping ``points`` checkpoints; returns
     (model, seconds, run folder, reused). With ``reuse``, a finished run folder of the same settings
     is loaded instead of trained again (``reused`` is then True)."""
@@ -116,7 +134,7 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
              ("train.max_steps", steps), ("train.seed", seed), ("train.progress", False), ("train.tensorboard", False),
              ("train.log_every", max(1, steps // 50)), ("train.checkpoint_every", max(1, steps // points)),
              ("train.keep_checkpoints", points), *settings.items()]
-    run_dir = run_root / f"{model}-{slug(name)}-seed{seed}"
+    run_dir = run_root / f"{model}-{slug(name)}{'-' + label if label else ''}-seed{seed}"
     rc = build_run_config(model, None, pairs)
     if reuse and (run_dir / "model.safetensors").is_file():
         done = reprlab.load(run_dir)
@@ -165,13 +183,14 @@ def run_job(job: dict) -> dict:
     torch.set_num_threads(1)
     from reprlab.eval.features import classifier_features
 
-    real, _ = real_halves(job["samples"])
+    real = validation_images(job["samples"]) if job.get("validation") else real_halves(job["samples"])[0]
     features = classifier_features("mnist", data_dir=str(data_dir()))
     cpu0 = time.process_time()
     model, seconds, run_dir, reused = train_gan(job["method"], job["g_steps"], job["seed"], Path(job["root"]), model=job["model"],
-                                        extra=job.get("extra"), reuse=job["reuse"], points=job["points"])
+                                        extra=job.get("extra"), reuse=job["reuse"], points=job["points"],
+                                        label=job.get("label", ""))
     cpu = time.process_time() - cpu0
-    n_critic = {**COMMON, **METHODS[job["method"]]}.get("n_critic", 1)
+    n_critic = {**COMMON, **METHODS[job["method"]], **(job.get("extra") or {})}.get("n_critic", 1)
     curve = score_checkpoints(run_dir, n_critic, real, features, job["samples"], job["seed"])
     rows = []
     for variant in sorted({c["variant"] for c in curve}):
@@ -182,7 +201,8 @@ def run_job(job: dict) -> dict:
                      "train_cpu_minutes": None if reused else cpu / 60,  # a reused run's CPU time was not recorded
                      **{k: final[k] for k in ("fid", "kid", "kid_std", "precision", "recall")},
                      "curve": [{k: c[k] for k in ("g_step", "fid", "kid", "precision", "recall")} for c in mine],
-                     **({"extra": job["extra"]} if job.get("extra") else {})})
+                     **({"extra": job["extra"]} if job.get("extra") else {}),
+                     **({"label": job["label"]} if job.get("label") else {})})
     grid = model.sample(64, torch.Generator().manual_seed(0))
     return {"rows": rows, "grid": grid, "run_dir": str(run_dir)}
 
@@ -235,6 +255,20 @@ def curves_figure(rows: list[dict], path: Path, label) -> None:
     plt.close(fig)
 
 
+def validation_part(new: list[dict], label: str, extra: dict, command: str, folder: Path | None = None) -> Path:
+    """Merge the rows of a ``--validation`` run into ``gan_mnist.json``'s ``validation_rows`` (keyed by
+    label, method, seed, steps and variant), leaving the headline and its rows as they are."""
+    from _common import merge_validation_rows
+
+    for r in new:
+        r.update(label=label, settings={**COMMON, **METHODS[r["method"]], **extra}, command=command,
+                 reference="5,000 MNIST training images (seed 1)")
+    path = merge_validation_rows("gan_mnist", new, lambda r: (r["label"], r["method"], r["seed"], r["g_steps"], r["variant"]),
+                                 folder)
+    print(f"merged {len(new)} validation rows into {path}")
+    return path
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 20 generator steps, 1,000 samples, no results file")
@@ -245,6 +279,12 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="runs at a time (one thread each)")
     p.add_argument("--keep-runs", help="keep the run folders here (default: a temporary folder)")
     p.add_argument("--reuse-runs", action="store_true", help="with --keep-runs: score finished runs there instead of training again")
+    p.add_argument("--validation", action="store_true",
+                   help="recipe choice: score against 5,000 MNIST training images (not the test half) and merge the rows "
+                        "into the JSON's validation_rows under --label (the headline is not touched); use seeds >= 100")
+    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
     a = p.parse_args()
     import torch
 
@@ -259,8 +299,23 @@ def main() -> None:
     features = classifier_features("mnist", data_dir=str(data_dir()))  # trained and cached once, before the workers
     floor = image_quality(real_b, real_a, features, kid_subsets=50, kid_subset_size=min(1000, n))
     root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="gan_mnist-"))
+    extra = {}
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    if (extra or a.label) and not a.validation:
+        raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
+    if a.validation and not a.label:
+        raise SystemExit("--validation needs --label NAME")
     jobs = [{"method": m, "seed": s, "g_steps": 20 if a.quick else (a.g_steps or G_STEPS[m]), "model": "gan",
-             "root": str(root), "reuse": a.reuse_runs, "points": 2 if a.quick else a.points, "samples": n}
+             "root": str(root), "reuse": a.reuse_runs, "points": 2 if a.quick else a.points, "samples": n,
+             "validation": a.validation, "label": slug(a.label.replace("=", "")) if a.validation else "",
+             "extra": extra or None}
             for s in seeds for m in methods]
     t0 = time.perf_counter()
     results = run_jobs(jobs, a.workers)
@@ -270,6 +325,9 @@ def main() -> None:
                       ("fid", "FID (classifier)", ".2f"), ("kid", "KID", ".4f"), ("precision", "precision", ".3f"),
                       ("recall", "recall", ".3f"), ("train_cpu_minutes", "CPU min", ".1f")])
     if a.quick:
+        return
+    if a.validation:
+        validation_part(new, a.label, extra, command_line())
         return
     for job, res in zip(jobs, results):
         if job["seed"] == 0:
@@ -299,6 +357,7 @@ def main() -> None:
             "per_method": {m: {**means[m], "seeds": sorted(r["seed"] for r in by_method[m]),
                                "g_steps": by_method[m][0]["g_steps"]} for m in means},
             "best_method": best, "classifier_test_accuracy": features.test_accuracy, "recipe_choice": RECIPE_CHOICE,
+            "validation_rows": old.get("validation_rows", []),
             "settings": {"common": COMMON, "methods": METHODS, "g_steps": G_STEPS, "samples": n, "kid": "50 subsets of 1,000",
                          "precision_recall_k": 3, "points": a.points},
             "protocol": "headline: the EMA generator (fixed before the runs; the raw rows are its ablation); the method "

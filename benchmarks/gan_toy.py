@@ -35,6 +35,12 @@ WGAN-GP in its own paper's toy setup (``--setup wgan-gp``: ``WGAN_GP_TOY``, λ =
 the ring or the grid, ``--steps`` generator steps (5 critic steps each), rows in the same part::
 
     python benchmarks/gan_toy.py --part pacgan --setup wgan-gp --data ring8 --packs 1 --seeds 0,1,2 --steps 10000
+
+A recipe is tried on seeds >= 100 (no headline row's seed) with ``--validation``: its rows go to the
+JSON's ``validation_rows`` under ``--label``, with the settings ``--set`` changed::
+
+    python benchmarks/gan_toy.py --part pacgan --setup recommended-pacgan-g --packs 1 --seeds 100 --steps 15000 \
+        --validation --label r1-gamma0.1 --set reg=r1 --set gamma=0.1
 """
 
 from __future__ import annotations
@@ -66,6 +72,8 @@ PACGAN = {"latent_dim": 2, "g_hidden": [400] * 4, "d_hidden": [200] * 3, "g_mlp_
 #: (recommended 16 modes / hq 0.70; + PacGAN's G 23 / 0.85; + packing m = 2 14 / 0.27; + PacGAN's
 #: maxout D 8 / 0.88)
 PACGAN_G = {"latent_dim": 2, "g_hidden": [400] * 4, "g_mlp_batch_norm": True}
+#: settings a named setup adds over its base (``recommended-pacgan-g-*`` over RECOMMENDED + PACGAN_G)
+SETUP_EXTRA: dict[str, dict] = {}
 #: WGAN-GP's own toy setup (Gulrajani et al. 2017, their ``gan_toy.py``): G and D MLPs of 3 x 512
 #: units, z ~ N(0, I_2), λ = 0.1 ("smaller lambda seems to help for toy tasks"), 5 critic steps per
 #: generator step, Adam(1e-4, β = (0.5, 0.9)), batch 256 (they train 100k generator steps); --steps
@@ -150,7 +158,8 @@ def run_jobs(jobs: list[dict], workers: int) -> tuple[list[dict], list[dict]]:
     return results, [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
 
 
-def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pacgan", data: str = "grid25-pacgan") -> list[dict]:
+def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pacgan", data: str = "grid25-pacgan",
+                extra: dict | None = None) -> list[dict]:
     """One job per pack size m and seed: PacGAN's grid setup (``PACGAN``, 100 packs per batch), or
     reprlab's recommended setting (``RECOMMENDED``, its batch of 512 samples cut into packs)."""
     if setup == "pacgan":
@@ -159,9 +168,10 @@ def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pa
     if setup == "wgan-gp":
         return [{"data": data, "steps": steps * WGAN_GP_TOY["n_critic"], "g_steps": steps, "seed": seed, "recommended": False,
                  "part": "pacgan", "setup": setup, "settings": {**WGAN_GP_TOY, "pack": m}} for m in packs for seed in seeds]
-    extra = PACGAN_G if setup == "recommended-pacgan-g" else {}
+    g = PACGAN_G if setup.startswith("recommended-pacgan-g") else {}
     return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
-             "settings": {**RECOMMENDED, **extra, "pack": m}} for m in packs for seed in seeds]
+             "settings": {**RECOMMENDED, **g, **SETUP_EXTRA.get(setup, {}), **(extra or {}), "pack": m}}
+            for m in packs for seed in seeds]
 
 
 def jobs_steps(results: list[dict]) -> str:
@@ -180,17 +190,52 @@ def pack_key(setup: str, data: str, metric: str, m: int) -> str:
     return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
 
 
+def parse_sets(items: list[str]) -> dict:
+    """``["reg=r1", "gamma=0.1"]`` -> ``{"reg": "r1", "gamma": 0.1}`` (values read as JSON when they parse)."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def validation_part(new: list[dict], label: str, extra: dict, folder: Path | None = None) -> Path:
+    """Merge the rows of a ``--validation`` run (a recipe tried on seeds no headline row uses) into
+    ``gan_toy.json``'s ``validation_rows`` under ``label``; the headline and its rows are untouched."""
+    from _common import merge_validation_rows
+
+    for r in new:
+        r.update(label=label, extra=extra, command=command_line())
+    path = merge_validation_rows("gan_toy", new, lambda r: (r["label"], r["data"], r["pack"], r["seed"], r["steps"]), folder)
+    print(f"merged {len(new)} validation rows into {path}")
+    return path
+
+
 def pacgan_part(a) -> None:
     """Run the PacGAN rows asked for and merge them into ``gan_toy.json`` (other rows kept)."""
     import json
 
     packs, seeds = [int(v) for v in a.packs.split(",")], [int(v) for v in a.seeds.split(",")]
     data = a.data or ("grid25-pacgan" if a.setup == "pacgan" else "grid25")
-    results, new = run_jobs(pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data), a.workers)
+    extra = parse_sets(a.set)
+    if (extra or a.label) and not a.validation:
+        raise SystemExit("--set and --label are for --validation runs")
+    if a.validation and (not a.label or min(seeds) < 100):
+        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    results, new = run_jobs(pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data, extra), a.workers)
     print_table(new, [("pack", "m", "d"), ("seed", "seed", "d"), ("steps", "steps", "d"), ("modes", "modes", "d"),
                       ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
     if a.quick:
         return
+    if a.validation:
+        return validation_part(new, a.label, extra)
     path = RESULTS_DIR / "gan_toy.json"
     old = json.loads(path.read_text())
     key = lambda r: (r.get("part"), r.get("setup", "pacgan"), r.get("data"), r.get("pack"), r.get("seed"), r.get("steps"))  # noqa: E731
@@ -227,7 +272,8 @@ def pacgan_part(a) -> None:
 
 def packing_part_of(path: Path) -> tuple[list[dict], dict, dict]:
     """What a table run keeps of an existing ``gan_toy.json``: the rows of ``--part pacgan``, their
-    headline keys (``*_pack<m>``) and settings (``pacgan*``); empty when there is no file."""
+    headline keys (``*_pack<m>``) and settings (``pacgan*``), and the ``validation_rows``; empty
+    when there is no file."""
     import json
 
     if not path.is_file():
@@ -235,7 +281,7 @@ def packing_part_of(path: Path) -> tuple[list[dict], dict, dict]:
     old = json.loads(path.read_text())
     return ([r for r in old["rows"] if r.get("part") == "pacgan"],
             {k: v for k, v in old["headline"].items() if "_pack" in k},
-            {k: v for k, v in old.items() if k.startswith("pacgan")})
+            {k: v for k, v in old.items() if k.startswith("pacgan") or k == "validation_rows"})
 
 
 def main() -> None:
@@ -252,6 +298,11 @@ def main() -> None:
     p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
     p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")
     p.add_argument("--steps", type=int, default=40000, help="--part pacgan: generator steps per run")
+    p.add_argument("--validation", action="store_true",
+                   help="--part pacgan: a recipe tried on seeds >= 100; rows go to validation_rows under --label")
+    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--validation: a setting over the setup's (VALUE read as JSON), e.g. --set reg=r1")
     a = p.parse_args()
     if a.part == "pacgan":
         return pacgan_part(a)

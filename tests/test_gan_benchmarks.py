@@ -101,3 +101,24 @@ def test_a_reused_run_is_loaded_not_trained_and_says_so(mods, data_dir, tmp_path
     assert all(torch.equal(weights[k], v) for k, v in again.state_dict().items())
     with pytest.raises(SystemExit, match="drop --reuse-runs"):  # other settings: never silently reused
         gan_mnist.train_gan("NS-GAN", 3, 0, tmp_path, reuse=True, points=1)
+
+
+def test_validation_rows_merge_by_label_and_leave_the_headline_alone(mods, tmp_path):
+    gan_mnist, _, gan_toy = mods
+    path = tmp_path / "gan_toy.json"
+    path.write_text(json.dumps({"headline": {"grid25_modes": 13}, "rows": [{"data": "grid25", "seed": 0}]}))
+    row = lambda label, modes: {"data": "grid25", "pack": 1, "seed": 100, "steps": 50, "modes": modes}  # noqa: E731
+    gan_toy.validation_part([row("a", 20)], "a", {"reg": "r1"}, tmp_path)
+    gan_toy.validation_part([row("b", 21)], "b", {}, tmp_path)
+    gan_toy.validation_part([row("a", 22)], "a", {"reg": "r1"}, tmp_path)  # the same label, seed and steps: replaced
+    record = json.loads(path.read_text())
+    assert record["headline"] == {"grid25_modes": 13} and record["rows"] == [{"data": "grid25", "seed": 0}]
+    assert sorted((r["label"], r["modes"]) for r in record["validation_rows"]) == [("a", 22), ("b", 21)]
+    assert record["validation_rows"][-1]["extra"] == {"reg": "r1"}
+    # a table run keeps them with the packing rows
+    assert len(gan_toy.packing_part_of(path)[2]["validation_rows"]) == 2
+    # gan_mnist's rows record the full settings they ran with
+    mrow = {"method": "NS-GAN + R1", "seed": 100, "g_steps": 10, "variant": "ema", "fid": 5.0}
+    gan_mnist.validation_part([mrow], "lazy", {"reg_every": 16}, "cmd", tmp_path)
+    (saved,) = json.loads((tmp_path / "gan_mnist.json").read_text())["validation_rows"]
+    assert saved["settings"]["reg_every"] == 16 and saved["settings"]["gamma"] == 10.0 and saved["label"] == "lazy"

@@ -187,3 +187,15 @@ def test_csv_errors(tmp_path):
     (tmp_path / "latin1.csv").write_bytes("caf\xe9,1\n".encode("latin-1"))
     with pytest.raises(DataError, match="not UTF-8"):
         load_dataset(str(tmp_path / "latin1.csv"))
+
+
+def test_npy_header_with_backslash_escapes_is_one_error_and_no_python_warning(tmp_path, recwarn):
+    # numpy parses a header with Python's literal parser, which warns about unknown escapes ("\q")
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ones(3, np.float32))
+    (tmp_path / "bad.npy").write_bytes(buf.getvalue().replace(b"'descr'", b"'de\\qscr'"))
+    with pytest.raises(DataError, match="not a valid .npy array"):
+        load_dataset(str(tmp_path / "bad.npy"), split="all")
+    assert not [w for w in recwarn if issubclass(w.category, (DeprecationWarning, SyntaxWarning))]

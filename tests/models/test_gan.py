@@ -321,3 +321,51 @@ def test_step_counters_are_read_on_the_host_and_follow_a_loaded_state_dict():
     assert b.lam() == 1.0 and b.noise_std() == 1.0  # read (and mirrored) before loading
     b.load_state_dict(a.state_dict())
     assert b.lam() == a.lam() and b.noise_std() == a.noise_std()  # the mirror follows the loaded buffers
+
+
+# ------------------------------------------------------------------------------------ lazy regularization
+def test_lazy_regularization_adds_k_gamma_times_the_penalty_on_every_kth_update_only():
+    # D_ψ(x) = ψ·x: ∇_x D = ψ, so R1 = γ/2 ‖ψ‖² whatever the batch (a hand-worked value)
+    from reprlab.models.gan.regularizers import discriminator_objective
+
+    psi = torch.tensor([0.5, -2.0, 1.0])
+    D = lambda x: x @ psi  # noqa: E731
+    loss_fns, reg = GANConfig(reg="r1").game()
+    x_r, x_f = torch.randn(6, 3), torch.randn(6, 3)
+    adv = loss_fns.discriminator(D(x_r), D(x_f))
+    gamma, k = 2.0, 4
+    for step in range(9):
+        out = discriminator_objective(loss_fns, D, x_r, x_f, regularizer=reg, reg_name="r1", gamma=gamma, reg_every=k, d_step=step)
+        lazy = step % k == 0
+        expected = adv + (k * gamma / 2 * psi.pow(2).sum() if lazy else 0.0)
+        torch.testing.assert_close(out["loss"], expected)
+        assert ("r1" in out) is lazy
+    # k = 1 is the penalty of every update, at weight γ
+    out = discriminator_objective(loss_fns, D, x_r, x_f, regularizer=reg, reg_name="r1", gamma=gamma, d_step=3)
+    torch.testing.assert_close(out["loss"], adv + gamma / 2 * psi.pow(2).sum())
+
+
+def test_lazy_regularization_follows_the_discriminators_update_count_in_gan_and_aae():
+    from reprlab.models.gan.aae import AdversarialAutoEncoder
+
+    calls = []
+    model, _ = _fit(GANConfig(g_hidden=(8,), d_hidden=(8,), latent_dim=2, reg="r1", gamma=1.0, reg_every=3), 7)
+    assert model.counter("d_steps") == 7
+    real = model.regularizer
+    model.regularizer = lambda D, xr, xf, g: calls.append(g) or real(D, xr, xf, g)
+    batch = _ring().take(torch.arange(32))
+    for _ in range(6):  # updates 7..12: the penalty on 9 and 12, at weight 3γ
+        model(batch, "discriminator")
+        model.after_update("discriminator")
+    assert calls == [3.0, 3.0]
+    # the AAE counts its discriminator's updates only when it needs to (its state dict is unchanged otherwise)
+    assert "d_steps" not in AdversarialAutoEncoder(AAEConfig(latent_dim=2, hidden=(8,), d_hidden=(8,)), (4,)).state_dict()
+    aae = AdversarialAutoEncoder(AAEConfig(latent_dim=2, hidden=(8,), d_hidden=(8,), reg="r1", reg_every=2), (4,))
+    x = TensorData(torch.rand(16, 4), name="x").take(torch.arange(16))
+    logged = []
+    for _ in range(4):
+        logged.append("r1" in aae(x, "discriminator"))
+        aae.after_update("discriminator")
+    assert logged == [True, False, True, False] and int(aae.state_dict()["d_steps"]) == 4
+    with pytest.raises(ConfigError):
+        from_dict(GANConfig, {"reg_every": 0})

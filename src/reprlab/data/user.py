@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,13 +162,23 @@ def load_images(arg, data_dir: Path, split: str, seed: int, download: bool) -> T
 
 
 # ----------------------------------------------------------------------------- arrays
+def _read_npy_header(f, label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from the header of the open ``.npy`` stream ``f``, parsed by
+    numpy without unpickling; a version numpy cannot read is a one-line :class:`DataError`."""
+    version = np.lib.format.read_magic(f)
+    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in reader:
+        raise DataError(f"{label}: unsupported .npy format version {version}; re-save it with numpy.save")
+    with warnings.catch_warnings():  # a corrupt header's escapes ("\\q") make Python warn while numpy parses it
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        return reader[version](f)
+
+
 def _npy_header(f) -> tuple[tuple[int, ...], np.dtype] | None:
     """(shape, dtype) from the header of the open ``.npy`` stream ``f``, reading nothing else;
     None when the header is not valid (the full read then says why)."""
     try:
-        version = np.lib.format.read_magic(f)
-        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        shape, _, dtype = reader[version](f)
+        shape, _, dtype = _read_npy_header(f, "")
     except Exception:
         return None
     if not isinstance(shape, tuple) or any(not isinstance(d, int) or d < 0 for d in shape):
@@ -198,11 +209,7 @@ def npy_from_bytes(buf: bytes, label: str) -> np.ndarray:
     fix = "re-save it with numpy.save"
     f = io.BytesIO(buf)
     try:
-        version = np.lib.format.read_magic(f)
-        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in reader:
-            raise DataError(f"{label}: unsupported .npy format version {version}; {fix}")
-        shape, fortran_order, dtype = reader[version](f)
+        shape, fortran_order, dtype = _read_npy_header(f, label)
     except DataError:
         raise
     except Exception as e:

@@ -68,6 +68,8 @@ class AdversarialAutoEncoder(ReprModel):
         self.encoder, self.decoder = encoder_decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.hidden, channels=c.channels)
         self.discriminator = MLP((c.latent_dim + self.n_labels) * c.pack, c.d_hidden, 1, "leaky_relu", "linear")
         self.loss_fns, self.regularizer = c.game()
+        if c.reg_every > 1:  # lazy regularization counts the discriminator's updates (saved with the weights)
+            self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
 
     def updates(self) -> list[Update]:
         c = self.config
@@ -126,9 +128,12 @@ class AdversarialAutoEncoder(ReprModel):
         z_real = self.prior_sample(x.shape[0], z_fake, y)
         c = self.config
         return discriminator_objective(self.loss_fns, lambda zp: self.D_packed(zp, y), z_real, z_fake, regularizer=self.regularizer,
-                                       reg_name=c.reg, gamma=c.gamma, pack=c.pack)
+                                       reg_name=c.reg, gamma=c.gamma, pack=c.pack, reg_every=c.reg_every,
+                                       d_step=self.counter("d_steps") if c.reg_every > 1 else 0)
 
     def after_update(self, update: str) -> None:
+        if update == "discriminator" and self.config.reg_every > 1:
+            self.bump("d_steps")
         if update == "discriminator" and self.config.weight_clip is not None:
             clip_weights(self.discriminator, self.config.weight_clip)
 

@@ -43,6 +43,9 @@ class AdversaryConfig:
     reg: str = option("none", "discriminator regularizer (r1/r2: Mescheder 2018; gp: Gulrajani 2017; roth: Roth 2017)",
                       choices=regularizer_names)
     gamma: float = gamma_option(10.0)
+    reg_every: int = option(1, "lazy regularization (Karras et al. 2020): the regularizer on every k-th discriminator "
+                               "update only, weighted k·γ, so its mean weight stays γ at about 1/k of its cost (1: every update)",
+                            ge=1)
     gp_weight: float = option(10.0, "loss wgan-gp: weight λ of its gradient penalty (it becomes reg=gp, gamma=λ)", ge=0)
     clip: float | None = option(0.01, "wgan loss: clip the discriminator's weights to [-clip, clip] after each of its "
                                 "updates (null: no clipping, as wgan-gp)", gt=0)

@@ -122,7 +122,7 @@ class GAN(ReprModel):
         if sigma > 0:
             x_real, x_fake = instance_noise(x_real, sigma), instance_noise(x_fake, sigma)
         return discriminator_objective(self.loss_fns, self.D_packed, x_real, x_fake, regularizer=self.regularizer, reg_name=c.reg,
-                                       gamma=c.gamma, pack=c.pack)
+                                       gamma=c.gamma, pack=c.pack, reg_every=c.reg_every, d_step=self.counter("d_steps"))
 
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x

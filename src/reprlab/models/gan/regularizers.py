@@ -147,19 +147,26 @@ def get_regularizer(name: str, probabilistic: bool = True):
 
 
 def discriminator_objective(loss_fns, D: Discriminator, x_real: Tensor, x_fake: Tensor, *, regularizer=None,
-                            reg_name: str = "", gamma: float = 0.0, pack: int = 1) -> dict[str, Tensor]:
+                            reg_name: str = "", gamma: float = 0.0, pack: int = 1, reg_every: int = 1,
+                            d_step: int = 0) -> dict[str, Tensor]:
     """The discriminator's full loss on a real and a (detached) fake batch, shared by every
     adversarial model (GAN, AAE, Tempered GAN): :math:`L_D(D(x), D(\\tilde x))` plus ``regularizer``
     (weight ``gamma``; WGAN-GP is the ``wgan`` loss with the ``gp`` regularizer). With ``pack = m``
-    both batches are packed first (:func:`pack_samples`) and ``D`` takes packed inputs. Returns ``loss``
-    and the detached terms to log (``adversarial``, ``t_real``, ``t_fake``, ``<reg_name>``)."""
+    both batches are packed first (:func:`pack_samples`) and ``D`` takes packed inputs.
+
+    Lazy regularization (Karras et al. 2020, Sec. 3.1): with ``reg_every = k`` the penalty is added
+    only to the updates whose index ``d_step`` (0, 1, ...) is a multiple of k, with weight k·γ; its
+    mean over updates is then the penalty of weight γ, at about 1/k of its cost.
+
+    Returns ``loss`` and the detached terms to log (``adversarial``, ``t_real``, ``t_fake``, and
+    ``<reg_name>`` on the updates that carry the penalty)."""
     x_real, x_fake = pack_samples(x_real, pack), pack_samples(x_fake, pack)
     t_real, t_fake = D(x_real), D(x_fake)
     adv = loss_fns.discriminator(t_real, t_fake)
     loss = adv
     out = {"adversarial": adv.detach(), "t_real": t_real.mean().detach(), "t_fake": t_fake.mean().detach()}
-    if regularizer is not None:
-        reg = regularizer(D, x_real, x_fake, gamma)
+    if regularizer is not None and d_step % reg_every == 0:
+        reg = regularizer(D, x_real, x_fake, gamma * reg_every)
         loss, out[reg_name] = loss + reg, reg.detach()
     return {"loss": loss, **out}
 
