@@ -122,3 +122,14 @@ def test_validation_rows_merge_by_label_and_leave_the_headline_alone(mods, tmp_p
     gan_mnist.validation_part([mrow], "lazy", {"reg_every": 16}, "cmd", tmp_path)
     (saved,) = json.loads((tmp_path / "gan_mnist.json").read_text())["validation_rows"]
     assert saved["settings"]["reg_every"] == 16 and saved["settings"]["gamma"] == 10.0 and saved["label"] == "lazy"
+
+
+def test_perturbed_reals_keep_the_shape_and_range_and_change_what_they_say(mods):
+    gan_mnist = mods[0]
+    x = torch.zeros(2, 1, 5, 5)
+    x[:, :, 2, 2] = 1.0
+    out = gan_mnist.perturbed_reals(x)
+    assert all(v.shape == x.shape and float(v.min()) >= 0 and float(v.max()) <= 1 for v in out.values())
+    assert out["shifted one pixel right"][0, 0, 2, 3] == 1 and out["shifted one pixel right"][0, 0, 2, 2] == 0
+    assert out["3x3 binomial blur"][0, 0, 2, 2] == pytest.approx(0.25) and out["3x3 binomial blur"][0, 0, 1, 1] == pytest.approx(1 / 16)
+    assert torch.equal(out["binarized at 0.5"], x)
