@@ -72,8 +72,10 @@ PACGAN = {"latent_dim": 2, "g_hidden": [400] * 4, "d_hidden": [200] * 3, "g_mlp_
 #: (recommended 16 modes / hq 0.70; + PacGAN's G 23 / 0.85; + packing m = 2 14 / 0.27; + PacGAN's
 #: maxout D 8 / 0.88)
 PACGAN_G = {"latent_dim": 2, "g_hidden": [400] * 4, "g_mlp_batch_norm": True}
-#: settings a named setup adds over its base (``recommended-pacgan-g-*`` over RECOMMENDED + PACGAN_G)
-SETUP_EXTRA: dict[str, dict] = {}
+#: settings a named setup adds over its base (``recommended-pacgan-g-*`` over RECOMMENDED + PACGAN_G).
+#: ``-r1``: R1 with γ = 0.1, chosen on seed 100 at 15,000 steps (``validation_rows``: 25 modes / hq 0.898
+#: with γ = 0.1, 25 / 0.899 with γ = 0.01, against 23 / 0.853 without R1), before seeds 0-2 were run
+SETUP_EXTRA: dict[str, dict] = {"recommended-pacgan-g-r1": {"reg": "r1", "gamma": 0.1}}
 #: WGAN-GP's own toy setup (Gulrajani et al. 2017, their ``gan_toy.py``): G and D MLPs of 3 x 512
 #: units, z ~ N(0, I_2), λ = 0.1 ("smaller lambda seems to help for toy tasks"), 5 critic steps per
 #: generator step, Adam(1e-4, β = (0.5, 0.9)), batch 256 (they train 100k generator steps); --steps
@@ -187,6 +189,8 @@ def pack_key(setup: str, data: str, metric: str, m: int) -> str:
         return f"pacgan_grid25_{metric}_pack{m}"
     if setup == "wgan-gp":
         return f"{data}_wgan_gp_{metric}_pack{m}"
+    if setup.startswith("recommended-pacgan-g-"):  # a named variant: grid25_pacgan_g_r1_modes_pack1
+        return f"{data}_pacgan_g_{setup.removeprefix('recommended-pacgan-g-').replace('-', '_')}_{metric}_pack{m}"
     return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
 
 
@@ -253,6 +257,7 @@ def pacgan_part(a) -> None:
         headline[pack_key(setup, data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
     extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
     extra.update({"pacgan_setup": PACGAN, "pacgan_wgan_gp_setup": WGAN_GP_TOY, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
+                  "pacgan_g_variants": SETUP_EXTRA,
                   "pacgan_g_choice": "seed 100 (not a row's seed), grid25, 15,000 steps, 2,500 samples: recommended "
                                      "16 modes / hq 0.6992; + PacGAN's generator (z in R^2, 4 x 400 + batch norm) "
                                      "23 / 0.8528; + packing m = 2 14 / 0.268; + PacGAN's maxout D 8 / 0.8832",
@@ -290,10 +295,11 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     p.add_argument("--part", choices=["table", "pacgan"], default="table",
                    help="table: every loss x regularizer and the recommended setting; pacgan: packing rows")
-    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g", "wgan-gp"], default="pacgan",
+    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g", *SETUP_EXTRA, "wgan-gp"],
+                   default="pacgan",
                    help="--part pacgan: PacGAN's grid networks and optimizer, reprlab's recommended setting, "
-                        "the recommended setting with PacGAN's generator, or WGAN-GP's own toy setup (--steps: "
-                        "generator steps)")
+                        "the recommended setting with PacGAN's generator (-r1: and R1, γ = 0.1), or WGAN-GP's own "
+                        "toy setup (--steps: generator steps)")
     p.add_argument("--data", help="--part pacgan: the mixture (default: grid25-pacgan for --setup pacgan, else grid25)")
     p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
     p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")

@@ -133,3 +133,13 @@ def test_perturbed_reals_keep_the_shape_and_range_and_change_what_they_say(mods)
     assert out["shifted one pixel right"][0, 0, 2, 3] == 1 and out["shifted one pixel right"][0, 0, 2, 2] == 0
     assert out["3x3 binomial blur"][0, 0, 2, 2] == pytest.approx(0.25) and out["3x3 binomial blur"][0, 0, 1, 1] == pytest.approx(1 / 16)
     assert torch.equal(out["binarized at 0.5"], x)
+
+
+def test_a_named_setup_variant_adds_its_settings_and_gets_its_own_headline_keys(mods):
+    gan_toy = mods[2]
+    (job,) = gan_toy.pacgan_jobs([1], [0], 100, "recommended-pacgan-g-r1", "grid25")
+    assert job["settings"]["reg"] == "r1" and job["settings"]["gamma"] == 0.1 and job["settings"]["latent_dim"] == 2
+    (base,) = gan_toy.pacgan_jobs([1], [0], 100, "recommended-pacgan-g", "grid25")
+    assert base["settings"]["reg"] == "none"
+    assert gan_toy.pack_key("recommended-pacgan-g-r1", "grid25", "hq", 1) == "grid25_pacgan_g_r1_hq_pack1"
+    assert gan_toy.pack_key("recommended-pacgan-g", "grid25", "hq", 1) == "grid25_pacgan_g_hq_pack1"
