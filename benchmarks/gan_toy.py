@@ -75,7 +75,10 @@ PACGAN_G = {"latent_dim": 2, "g_hidden": [400] * 4, "g_mlp_batch_norm": True}
 #: settings a named setup adds over its base (``recommended-pacgan-g-*`` over RECOMMENDED + PACGAN_G).
 #: ``-r1``: R1 with γ = 0.1, chosen on seed 100 at 15,000 steps (``validation_rows``: 25 modes / hq 0.898
 #: with γ = 0.1, 25 / 0.899 with γ = 0.01, against 23 / 0.853 without R1), before seeds 0-2 were run
-SETUP_EXTRA: dict[str, dict] = {"recommended-pacgan-g-r1": {"reg": "r1", "gamma": 0.1}}
+#: ``wgan-gp-ema``: WGAN-GP's toy setup sampled from the EMA of G (decay 0.999), reprlab's recommended
+#: sampler, fixed before the runs: EMA does not change training, so with the same seeds it is the
+#: ``wgan-gp`` rows' training read through the averaged generator
+SETUP_EXTRA: dict[str, dict] = {"recommended-pacgan-g-r1": {"reg": "r1", "gamma": 0.1}, "wgan-gp-ema": {"ema": 0.999}}
 #: WGAN-GP's own toy setup (Gulrajani et al. 2017, their ``gan_toy.py``): G and D MLPs of 3 x 512
 #: units, z ~ N(0, I_2), λ = 0.1 ("smaller lambda seems to help for toy tasks"), 5 critic steps per
 #: generator step, Adam(1e-4, β = (0.5, 0.9)), batch 256 (they train 100k generator steps); --steps
@@ -167,9 +170,11 @@ def pacgan_jobs(packs: list[int], seeds: list[int], steps: int, setup: str = "pa
     if setup == "pacgan":
         return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
                  "settings": {**PACGAN, "pack": m, "train.batch_size": 100 * m}} for m in packs for seed in seeds]
-    if setup == "wgan-gp":
+    if setup.startswith("wgan-gp"):
         return [{"data": data, "steps": steps * WGAN_GP_TOY["n_critic"], "g_steps": steps, "seed": seed, "recommended": False,
-                 "part": "pacgan", "setup": setup, "settings": {**WGAN_GP_TOY, "pack": m}} for m in packs for seed in seeds]
+                 "part": "pacgan", "setup": setup,
+                 "settings": {**WGAN_GP_TOY, **SETUP_EXTRA.get(setup, {}), **(extra or {}), "pack": m}}
+                for m in packs for seed in seeds]
     g = PACGAN_G if setup.startswith("recommended-pacgan-g") else {}
     return [{"data": data, "steps": steps, "seed": seed, "recommended": False, "part": "pacgan", "setup": setup,
              "settings": {**RECOMMENDED, **g, **SETUP_EXTRA.get(setup, {}), **(extra or {}), "pack": m}}
@@ -187,8 +192,8 @@ def pack_key(setup: str, data: str, metric: str, m: int) -> str:
     recommended setting with PacGAN's generator)."""
     if setup == "pacgan":
         return f"pacgan_grid25_{metric}_pack{m}"
-    if setup == "wgan-gp":
-        return f"{data}_wgan_gp_{metric}_pack{m}"
+    if setup.startswith("wgan-gp"):  # ring8_wgan_gp_modes_pack1, ring8_wgan_gp_ema_modes_pack1
+        return f"{data}_{setup.replace('-', '_')}_{metric}_pack{m}"
     if setup.startswith("recommended-pacgan-g-"):  # a named variant: grid25_pacgan_g_r1_modes_pack1
         return f"{data}_pacgan_g_{setup.removeprefix('recommended-pacgan-g-').replace('-', '_')}_{metric}_pack{m}"
     return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
@@ -240,39 +245,43 @@ def pacgan_part(a) -> None:
         return
     if a.validation:
         return validation_part(new, a.label, extra)
-    path = RESULTS_DIR / "gan_toy.json"
-    old = json.loads(path.read_text())
-    key = lambda r: (r.get("part"), r.get("setup", "pacgan"), r.get("data"), r.get("pack"), r.get("seed"), r.get("steps"))  # noqa: E731
-    replaced = {key(r) for r in new}
-    rows = [r for r in old["rows"] if key(r) not in replaced] + new
-    headline = dict(old["headline"])
-    groups = {(r.get("setup", "pacgan"), r["data"], r["pack"]) for r in rows if r.get("part") == "pacgan"}
-    for setup, data, m in sorted(groups):
-        mine = [r for r in rows if r.get("part") == "pacgan" and (r.get("setup", "pacgan"), r["data"], r["pack"]) == (setup, data, m)]
-        # the step count with the most seeds (then the longest): a one-seed probe never replaces 3 seeds
-        count = {st: sum(r["steps"] == st for r in mine) for st in {r["steps"] for r in mine}}
-        chosen = max(count, key=lambda st: (count[st], st))
-        mine = [r for r in mine if r["steps"] == chosen]
-        headline[pack_key(setup, data, "modes", m)] = sum(r["modes"] for r in mine) / len(mine)
-        headline[pack_key(setup, data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
-    extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
-    extra.update({"pacgan_setup": PACGAN, "pacgan_wgan_gp_setup": WGAN_GP_TOY, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
-                  "pacgan_g_variants": SETUP_EXTRA,
-                  "pacgan_g_choice": "seed 100 (not a row's seed), grid25, 15,000 steps, 2,500 samples: recommended "
-                                     "16 modes / hq 0.6992; + PacGAN's generator (z in R^2, 4 x 400 + batch norm) "
-                                     "23 / 0.8528; + packing m = 2 14 / 0.268; + PacGAN's maxout D 8 / 0.8832",
-                  "pacgan_protocol": "grid25-pacgan (sigma 0.05); 2,500 samples; high quality within 3 sigma = 0.15 of "
-                                     "the nearest mode; headline packing keys: means over the seeds of each setup and "
-                                     "pack size m at the step count with the most seeds"})
-    panels = [(f"{a.setup}\nm = {r['pack']}, seed {r['seed']}, {r['steps']} steps\n{r['modes']} modes, hq {r['hq']:.2f}",
-               r["samples"]) for r in results]
-    from reprlab.data.toy import mixture_centers, mixture_std
-    from reprlab.viz.gan import plot_point_panels
+    from _common import results_lock
 
-    plot_point_panels(panels, RESULTS_DIR / f"gan_toy_packing_{a.setup}_{data}_{jobs_steps(results)}.png",
-                      centers=mixture_centers(data),
-                      std=mixture_std(data), ncol=min(len(panels), 3))
-    print("wrote", write_result("gan_toy", headline, rows, command_line(), extra))
+    with results_lock("gan_toy"):  # other parts may be merging their rows too
+        path = RESULTS_DIR / "gan_toy.json"
+        old = json.loads(path.read_text())
+        key = lambda r: (r.get("part"), r.get("setup", "pacgan"), r.get("data"), r.get("pack"), r.get("seed"), r.get("steps"))  # noqa: E731
+        replaced = {key(r) for r in new}
+        rows = [r for r in old["rows"] if key(r) not in replaced] + new
+        headline = dict(old["headline"])
+        groups = {(r.get("setup", "pacgan"), r["data"], r["pack"]) for r in rows if r.get("part") == "pacgan"}
+        for setup, group_data, m in sorted(groups):  # (not ``data``: the figure below is of this run's mixture)
+            mine = [r for r in rows if r.get("part") == "pacgan"
+                    and (r.get("setup", "pacgan"), r["data"], r["pack"]) == (setup, group_data, m)]
+            # the step count with the most seeds (then the longest): a one-seed probe never replaces 3 seeds
+            count = {st: sum(r["steps"] == st for r in mine) for st in {r["steps"] for r in mine}}
+            chosen = max(count, key=lambda st: (count[st], st))
+            mine = [r for r in mine if r["steps"] == chosen]
+            headline[pack_key(setup, group_data, "modes", m)] = sum(r["modes"] for r in mine) / len(mine)
+            headline[pack_key(setup, group_data, "hq", m)] = sum(r["hq"] for r in mine) / len(mine)
+        extra = {k: v for k, v in old.items() if k not in ("name", "date", "git", "command", "machine", "headline", "rows")}
+        extra.update({"pacgan_setup": PACGAN, "pacgan_wgan_gp_setup": WGAN_GP_TOY, "pacgan_published": PACGAN_PAPER, "pacgan_g_setup": PACGAN_G,
+                      "pacgan_g_variants": SETUP_EXTRA,
+                      "pacgan_g_choice": "seed 100 (not a row's seed), grid25, 15,000 steps, 2,500 samples: recommended "
+                                         "16 modes / hq 0.6992; + PacGAN's generator (z in R^2, 4 x 400 + batch norm) "
+                                         "23 / 0.8528; + packing m = 2 14 / 0.268; + PacGAN's maxout D 8 / 0.8832",
+                      "pacgan_protocol": "grid25-pacgan (sigma 0.05); 2,500 samples; high quality within 3 sigma = 0.15 of "
+                                         "the nearest mode; headline packing keys: means over the seeds of each setup and "
+                                         "pack size m at the step count with the most seeds"})
+        panels = [(f"{a.setup}\nm = {r['pack']}, seed {r['seed']}, {r['steps']} steps\n{r['modes']} modes, hq {r['hq']:.2f}",
+                   r["samples"]) for r in results]
+        from reprlab.data.toy import mixture_centers, mixture_std
+        from reprlab.viz.gan import plot_point_panels
+
+        plot_point_panels(panels, RESULTS_DIR / f"gan_toy_packing_{a.setup}_{data}_{jobs_steps(results)}.png",
+                          centers=mixture_centers(data),
+                          std=mixture_std(data), ncol=min(len(panels), 3))
+        print("wrote", write_result("gan_toy", headline, rows, command_line(), extra))
 
 
 def packing_part_of(path: Path) -> tuple[list[dict], dict, dict]:
@@ -295,11 +304,11 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     p.add_argument("--part", choices=["table", "pacgan"], default="table",
                    help="table: every loss x regularizer and the recommended setting; pacgan: packing rows")
-    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g", *SETUP_EXTRA, "wgan-gp"],
+    p.add_argument("--setup", choices=["pacgan", "recommended", "recommended-pacgan-g", "wgan-gp", *SETUP_EXTRA],
                    default="pacgan",
                    help="--part pacgan: PacGAN's grid networks and optimizer, reprlab's recommended setting, "
                         "the recommended setting with PacGAN's generator (-r1: and R1, γ = 0.1), or WGAN-GP's own "
-                        "toy setup (--steps: generator steps)")
+                        "toy setup (--steps: generator steps; -ema: sampled from the EMA of G)")
     p.add_argument("--data", help="--part pacgan: the mixture (default: grid25-pacgan for --setup pacgan, else grid25)")
     p.add_argument("--packs", default="1,4", help="--part pacgan: pack sizes m")
     p.add_argument("--seeds", default="0,1,2", help="--part pacgan: seeds")

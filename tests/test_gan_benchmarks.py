@@ -143,3 +143,35 @@ def test_a_named_setup_variant_adds_its_settings_and_gets_its_own_headline_keys(
     assert base["settings"]["reg"] == "none"
     assert gan_toy.pack_key("recommended-pacgan-g-r1", "grid25", "hq", 1) == "grid25_pacgan_g_r1_hq_pack1"
     assert gan_toy.pack_key("recommended-pacgan-g", "grid25", "hq", 1) == "grid25_pacgan_g_hq_pack1"
+
+
+def test_the_wgan_gp_ema_variant_is_the_papers_toy_setup_sampled_from_the_average(mods):
+    gan_toy = mods[2]
+    (plain,) = gan_toy.pacgan_jobs([1], [0], 1000, "wgan-gp", "ring8")
+    (ema,) = gan_toy.pacgan_jobs([1], [0], 1000, "wgan-gp-ema", "ring8")
+    assert ema["settings"] == {**plain["settings"], "ema": 0.999} and ema["steps"] == plain["steps"] == 5000
+    assert gan_toy.pack_key("wgan-gp-ema", "ring8", "hq", 1) == "ring8_wgan_gp_ema_hq_pack1"
+
+
+def test_a_pacgan_part_names_its_figure_by_its_own_mixture_whatever_rows_the_file_holds(mods, tmp_path, monkeypatch):
+    import argparse
+
+    gan_toy = mods[2]
+    monkeypatch.setattr(gan_toy, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(gan_toy, "write_result", lambda name, headline, rows, cmd, extra: (tmp_path / "out.json").write_text(
+        json.dumps({"headline": headline, "rows": rows})))
+    old_ring_row = {"part": "pacgan", "setup": "wgan-gp", "data": "ring8", "pack": 1, "seed": 0, "steps": 5000, "modes": 8, "hq": 0.5}
+    (tmp_path / "gan_toy.json").write_text(json.dumps({"headline": {}, "rows": [old_ring_row]}))
+
+    def fake_run_jobs(jobs, workers):
+        results = [{**{k: v for k, v in j.items() if k != "settings"}, **j["settings"], "modes": 25, "hq": 0.9,
+                    "samples": np.zeros((10, 2)), "stages": []} for j in jobs]
+        return results, [{k: v for k, v in r.items() if k not in ("samples", "stages")} for r in results]
+
+    monkeypatch.setattr(gan_toy, "run_jobs", fake_run_jobs)
+    args = argparse.Namespace(packs="1", seeds="0,1,2", data=None, setup="recommended-pacgan-g-r1", set=[], label="",
+                              validation=False, quick=False, steps=100, workers=1)
+    gan_toy.pacgan_part(args)
+    assert (tmp_path / "gan_toy_packing_recommended-pacgan-g-r1_grid25_100.png").is_file()
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["headline"]["grid25_pacgan_g_r1_modes_pack1"] == 25 and out["headline"]["ring8_wgan_gp_hq_pack1"] == 0.5
