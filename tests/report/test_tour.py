@@ -316,3 +316,17 @@ def test_stacked_section_compares_pretraining_with_none_on_held_out_digits(tmp_p
     assert (tmp_path / "runs" / "sdae-sda-3-100-digits" / "pretrain" / "layer3").is_dir()
     assert not (tmp_path / "runs" / "sdae-no-all-digits" / "pretrain").exists()
     assert len(s.figures) == 3 and all(p.stat().st_size > 0 for _, p in s.figures)
+
+
+def test_section_seconds_cover_every_section_and_are_the_measured_medians():
+    import json
+    import statistics
+    from pathlib import Path
+
+    from reprlab.report.tour import SECTION_SECONDS, SECTIONS
+
+    assert set(SECTION_SECONDS) == set(SECTIONS)
+    record = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/tour_time.json").read_text())
+    measured = {name: statistics.median(r["sections"][name]["seconds"] for r in record["rows"]) for name in SECTIONS}
+    for name, seconds in measured.items():  # the order parallel jobs start sections in comes from these
+        assert abs(SECTION_SECONDS[name] - seconds) <= max(1.0, 0.05 * seconds), name

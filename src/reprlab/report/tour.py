@@ -64,11 +64,12 @@ SECTION_DATA: dict[str, list[str]] = {
     "siamese": ["omniglot:small1", "omniglot:small2", "omniglot-oneshot"],
 }
 
-#: rough seconds per section at the default budget on one thread (``benchmarks/results/tour_time.json``
-#: has the measured ones): only the order in which parallel jobs start them (longest first) depends on it
+#: seconds per section at the default budget: the medians of the 5 runs of ``benchmarks/tour_time.py``
+#: (``tour_time.json``, 2 jobs of one thread each); only the order in which parallel jobs start the
+#: sections (longest first) depends on them
 SECTION_SECONDS: dict[str, float] = {
-    "siamese": 60, "aae": 60, "gan": 55, "latent": 45, "stacked": 30, "autoencoder-mnist": 30, "style": 22,
-    "vae": 20, "domain-adaptation": 20, "compare": 18, "denoising": 15, "autoencoder": 10, "benchmarks": 1,
+    "aae": 93, "siamese": 88, "gan": 62, "latent": 48, "autoencoder-mnist": 38, "style": 26, "stacked": 24, "vae": 23,
+    "compare": 19, "domain-adaptation": 18, "denoising": 13, "autoencoder": 7, "benchmarks": 1,
 }
 #: the most worker processes ``jobs="auto"`` starts (each holds its own copy of torch and the data)
 MAX_AUTO_JOBS = 4
