@@ -195,3 +195,32 @@ def merge_validation_rows(name: str, new: list[dict], key, folder: Path | None =
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         os.replace(tmp, path)
     return path
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``--set`` values: ``["reg=r1", "gamma=0.1"]`` -> ``{"reg": "r1", "gamma": 0.1}`` (a value is
+    read as JSON when it parses, else kept as text); one line naming the form otherwise."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def merge_keys(name: str, keys: dict, folder: Path | None = None) -> Path:
+    """Set top-level ``keys`` of ``<name>.json`` (e.g. a calibration computed on its own), under
+    :func:`results_lock`, leaving everything else as it is. Returns the file's path."""
+    folder = RESULTS_DIR if folder is None else Path(folder)
+    path = folder / f"{name}.json"
+    with results_lock(name, folder):
+        record = json.loads(path.read_text())
+        record.update(keys)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+    return path

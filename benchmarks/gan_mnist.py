@@ -59,7 +59,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, command_line, data_dir, print_table, results_lock, write_result  # noqa: E402
+from _common import (RESULTS_DIR, command_line, data_dir, merge_keys, parse_sets, print_table,  # noqa: E402
+                     results_lock, write_result)
 
 COMMON = {"arch": "conv", "channels": [32, 64], "latent_dim": 64, "train.batch_size": 64, "train.lr": 2e-4, "ema": 0.999}
 METHODS = {
@@ -327,25 +328,10 @@ def main() -> None:
         print_table(calibration, [("images", "images", ""), ("fid", "FID (classifier)", ".2f"), ("precision", "precision", ".3f"),
                                   ("recall", "recall", ".3f")])
     if a.calibration_only:
-        path = RESULTS_DIR / "gan_mnist.json"
-        with results_lock("gan_mnist"):
-            record = json.loads(path.read_text())
-            record["calibration"] = calibration
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
-            tmp.replace(path)
-        print(f"merged the calibration into {path}")
+        print(f"merged the calibration into {merge_keys('gan_mnist', {'calibration': calibration})}")
         return
     root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="gan_mnist-"))
-    extra = {}
-    for item in a.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
-        try:
-            extra[key] = json.loads(value)
-        except json.JSONDecodeError:
-            extra[key] = value
+    extra = parse_sets(a.set)
     if (extra or a.label) and not a.validation:
         raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
     if a.validation and not a.label:

@@ -54,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, check_targets, command_line, print_table, write_result  # noqa: E402
+from _common import RESULTS_DIR, check_targets, command_line, parse_sets, print_table, write_result  # noqa: E402
 
 LOSSES = ["minimax", "ns", "logratio", "wgan", "wgan-gp"]
 REGS = {"minimax": ["none", "r1", "r2", "gp", "roth"], "ns": ["none", "r1", "r2", "gp", "roth"],
@@ -197,22 +197,6 @@ def pack_key(setup: str, data: str, metric: str, m: int) -> str:
     if setup.startswith("recommended-pacgan-g-"):  # a named variant: grid25_pacgan_g_r1_modes_pack1
         return f"{data}_pacgan_g_{setup.removeprefix('recommended-pacgan-g-').replace('-', '_')}_{metric}_pack{m}"
     return f"{data}_{metric}_pack{m}" if setup == "recommended" else f"{data}_pacgan_g_{metric}_pack{m}"
-
-
-def parse_sets(items: list[str]) -> dict:
-    """``["reg=r1", "gamma=0.1"]`` -> ``{"reg": "r1", "gamma": 0.1}`` (values read as JSON when they parse)."""
-    import json
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def validation_part(new: list[dict], label: str, extra: dict, folder: Path | None = None) -> Path:

@@ -175,3 +175,18 @@ def test_a_pacgan_part_names_its_figure_by_its_own_mixture_whatever_rows_the_fil
     assert (tmp_path / "gan_toy_packing_recommended-pacgan-g-r1_grid25_100.png").is_file()
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["headline"]["grid25_pacgan_g_r1_modes_pack1"] == 25 and out["headline"]["ring8_wgan_gp_hq_pack1"] == 0.5
+
+
+def test_set_values_are_read_as_json_when_they_parse_and_merge_keys_keeps_the_rest(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(BENCH))
+    assert _common.parse_sets(["reg=r1", "gamma=0.1", "channels=[64,128]", "flag=true"]) == {
+        "reg": "r1", "gamma": 0.1, "channels": [64, 128], "flag": True}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        _common.parse_sets(["reg"])
+    (tmp_path / "x.json").write_text(json.dumps({"headline": {"a": 1}, "rows": [1]}))
+    _common.merge_keys("x", {"calibration": [2]}, tmp_path)
+    assert json.loads((tmp_path / "x.json").read_text()) == {"headline": {"a": 1}, "rows": [1], "calibration": [2]}
