@@ -334,8 +334,8 @@ def main() -> None:
     extra = parse_sets(a.set)
     if (extra or a.label) and not a.validation:
         raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
-    if a.validation and not a.label:
-        raise SystemExit("--validation needs --label NAME")
+    if a.validation and (not a.label or min(seeds) < 100):
+        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
     jobs = [{"method": m, "seed": s, "g_steps": 20 if a.quick else (a.g_steps or G_STEPS[m]), "model": "gan",
              "root": str(root), "reuse": a.reuse_runs, "points": 2 if a.quick else a.points, "samples": n,
              "validation": a.validation, "label": slug(a.label.replace("=", "")) if a.validation else "",
