@@ -181,20 +181,31 @@ def results_lock(name: str, folder: Path | None = None):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def merge_validation_rows(name: str, new: list[dict], key, folder: Path | None = None) -> Path:
-    """Merge ``new`` rows of a recipe tried on validation data into ``<name>.json``'s
-    ``validation_rows`` (a row of the same ``key(row)`` is replaced), under :func:`results_lock`;
-    the headline and its rows are left as they are. Returns the file's path."""
+def update_result(name: str, change, folder: Path | None = None) -> Path:
+    """Apply ``change(record)`` (it edits the dict in place) to ``<folder>/<name>.json`` under
+    :func:`results_lock` and write it back atomically: a part's merge never loses another's.
+    A missing file starts as ``{"name", "headline", "rows"}``. Returns the file's path."""
     folder = RESULTS_DIR if folder is None else Path(folder)
     path = folder / f"{name}.json"
     with results_lock(name, folder):
         record = json.loads(path.read_text()) if path.is_file() else {"name": name, "headline": {}, "rows": []}
-        replaced = {key(r) for r in new}
-        record["validation_rows"] = [r for r in record.get("validation_rows", []) if key(r) not in replaced] + new
+        change(record)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         os.replace(tmp, path)
     return path
+
+
+def merge_validation_rows(name: str, new: list[dict], key, folder: Path | None = None) -> Path:
+    """Merge ``new`` rows of a recipe tried on validation data into ``<name>.json``'s
+    ``validation_rows`` (a row of the same ``key(row)`` is replaced); the headline and its rows are
+    left as they are. Returns the file's path."""
+    replaced = {key(r) for r in new}
+
+    def change(record: dict) -> None:
+        record["validation_rows"] = [r for r in record.get("validation_rows", []) if key(r) not in replaced] + new
+
+    return update_result(name, change, folder)
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -213,14 +224,6 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def merge_keys(name: str, keys: dict, folder: Path | None = None) -> Path:
-    """Set top-level ``keys`` of ``<name>.json`` (e.g. a calibration computed on its own), under
-    :func:`results_lock`, leaving everything else as it is. Returns the file's path."""
-    folder = RESULTS_DIR if folder is None else Path(folder)
-    path = folder / f"{name}.json"
-    with results_lock(name, folder):
-        record = json.loads(path.read_text())
-        record.update(keys)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, path)
-    return path
+    """Set top-level ``keys`` of ``<name>.json`` (e.g. a calibration computed on its own), leaving
+    everything else as it is. Returns the file's path."""
+    return update_result(name, lambda record: record.update(keys), folder)

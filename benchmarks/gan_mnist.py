@@ -317,6 +317,11 @@ def main() -> None:
 
     methods = [method_name(m) for m in a.methods.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
+    extra = parse_sets(a.set)
+    if (extra or a.label) and not a.validation:
+        raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
+    if a.validation and (not a.label or min(seeds) < 100):
+        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
     n = 1000 if a.quick else SAMPLES
     real_a, real_b = real_halves(n)
     features = classifier_features("mnist", data_dir=str(data_dir()))  # trained and cached once, before the workers
@@ -331,11 +336,6 @@ def main() -> None:
         print(f"merged the calibration into {merge_keys('gan_mnist', {'calibration': calibration})}")
         return
     root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="gan_mnist-"))
-    extra = parse_sets(a.set)
-    if (extra or a.label) and not a.validation:
-        raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
-    if a.validation and (not a.label or min(seeds) < 100):
-        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
     jobs = [{"method": m, "seed": s, "g_steps": 20 if a.quick else (a.g_steps or G_STEPS[m]), "model": "gan",
              "root": str(root), "reuse": a.reuse_runs, "points": 2 if a.quick else a.points, "samples": n,
              "validation": a.validation, "label": slug(a.label.replace("=", "")) if a.validation else "",

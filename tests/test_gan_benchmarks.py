@@ -190,3 +190,13 @@ def test_set_values_are_read_as_json_when_they_parse_and_merge_keys_keeps_the_re
     (tmp_path / "x.json").write_text(json.dumps({"headline": {"a": 1}, "rows": [1]}))
     _common.merge_keys("x", {"calibration": [2]}, tmp_path)
     assert json.loads((tmp_path / "x.json").read_text()) == {"headline": {"a": 1}, "rows": [1], "calibration": [2]}
+
+
+def test_pack_targets_check_the_issues_bounds_for_the_keys_present_and_keep_the_tables(mods):
+    gan_toy = mods[2]
+    table = {"ring8_hq": {"target": ">= 0.9", "value": 0.97, "met": True}}
+    out = gan_toy.pack_targets({"grid25_pacgan_g_r1_modes_pack1": 24.4, "grid25_pacgan_g_r1_hq_pack1": 0.9,
+                                "ring8_hq": 0.97}, table)
+    assert out["ring8_hq"] == table["ring8_hq"]
+    assert out["grid25_pacgan_g_r1_modes_pack1"]["met"] is False and out["grid25_pacgan_g_r1_hq_pack1"]["met"] is True
+    assert "ring8_wgan_gp_hq_pack1" not in out  # no row, no check

@@ -169,7 +169,7 @@ def _read_npy_header(f, label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     if version not in reader:
         raise DataError(f"{label}: unsupported .npy format version {version}; re-save it with numpy.save")
-    with warnings.catch_warnings():  # a corrupt header's escapes ("\\q") make Python warn while numpy parses it
+    with warnings.catch_warnings():  # a corrupt header's escapes (e.g. \q) make Python warn while numpy parses it
         warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
         return reader[version](f)
 
