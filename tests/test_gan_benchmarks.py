@@ -200,3 +200,52 @@ def test_pack_targets_check_the_issues_bounds_for_the_keys_present_and_keep_the_
     assert out["ring8_hq"] == table["ring8_hq"]
     assert out["grid25_pacgan_g_r1_modes_pack1"]["met"] is False and out["grid25_pacgan_g_r1_hq_pack1"]["met"] is True
     assert "ring8_wgan_gp_hq_pack1" not in out  # no row, no check
+
+
+class _PixelFeatures:
+    """A cheap stand-in for the MNIST classifier: a fixed random projection of the pixels to 16-d."""
+
+    test_accuracy = 0.5
+
+    def __init__(self):
+        self.w = torch.randn(28 * 28, 16, generator=torch.Generator().manual_seed(0))
+
+    def features(self, x):
+        return x.flatten(1) @ self.w
+
+
+def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir, tmp_path, monkeypatch):
+    """The headline path of gan_mnist.main end to end (2 generator steps, 300 samples, pixel features, the
+    runs in-process): each part writes the JSON with the issue's keys, the best method is the lowest
+    mean FID of the EMA rows, the figures are drawn, and a second part keeps the first part's rows."""
+    import _common
+    import reprlab.eval.features as feats
+
+    gan_mnist = mods[0]
+    monkeypatch.setenv("REPRLAB_DATA", str(data_dir))
+    for mod in (_common, gan_mnist):
+        monkeypatch.setattr(mod, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(gan_mnist, "SAMPLES", 300)
+    monkeypatch.setattr(gan_mnist, "run_jobs", lambda jobs, workers: [gan_mnist.run_job(j) for j in jobs])
+    monkeypatch.setattr(feats, "classifier_features", lambda *a, **k: _PixelFeatures())
+    for methods in ("NS-GAN,NS-GAN+R1", "WGAN-GP,NS-GAN+R1+FC-D"):
+        monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--methods", methods, "--seeds", "0", "--g-steps", "2",
+                                          "--points", "1", "--workers", "1", "--keep-runs", str(tmp_path / "runs")])
+        gan_mnist.main()
+    out = json.loads((tmp_path / "gan_mnist.json").read_text())
+    head = out["headline"]
+    assert {"fid_classifier_best", "precision_best", "recall_best", "best_method", "seeds"} <= set(head)
+    ema = {r["method"]: r for r in out["rows"] if r["variant"] == "ema"}
+    assert set(ema) == set(gan_mnist.METHODS) and {r["variant"] for r in out["rows"]} == {"ema", "raw"}
+    best = min(ema, key=lambda m: ema[m]["fid"])
+    assert head["best_method"] == best and head["fid_classifier_best"] == ema[best]["fid"] and head["seeds"] == 1
+    assert out["targets"]["fid_classifier_best"]["met"] == (ema[best]["fid"] <= 10.0)
+    assert out["per_method"]["WGAN-GP"]["g_steps"] == 2 and len(out["calibration"]) == 5
+    assert all(len(r["curve"]) == 1 and r["curve"][0]["g_step"] == 2 for r in out["rows"])
+    for name in ("gan_mnist_curves.png", "gan_mnist_NS-GAN.png", "gan_mnist_NS-GAN-R1.png", "gan_mnist_WGAN-GP.png",
+                 "gan_mnist_NS-GAN-R1-FC-D.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    import yaml
+
+    fc_run = yaml.safe_load((tmp_path / "runs" / "gan-NS-GAN-R1-FC-D-seed0" / "config.yaml").read_text())
+    assert fc_run["model"]["d_fc"] == [1024] and fc_run["model"]["reg"] == "r1"

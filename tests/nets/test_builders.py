@@ -78,3 +78,42 @@ def test_feature_encoder_sizes():
     assert isinstance(net, nn.Flatten) and f == 64
     net, f = feature_encoder("conv", IMAGE, channels=(4,), conv_features=10)
     assert f == 10 and (net(torch.rand(3, *IMAGE)) >= 0).all()  # ReLU features
+
+
+def test_conv_nets_fully_connected_layers_compute_by_hand():
+    """fc: conv stack -> Linear -> act -> ... -> head (encoder); z -> Linear -> BatchNorm -> act -> head -> convs
+    (decoder): checked against the same weights applied with torch.nn.functional."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    enc = encoder("conv", IMAGE, 3, channels=(4, 8), act="leaky_relu", fc=(7, 5))
+    x = torch.rand(6, *IMAGE)
+    h = enc.features(x).flatten(1)
+    l1, l2 = enc.fc[0], enc.fc[2]
+    want = F.linear(F.leaky_relu(F.linear(F.leaky_relu(F.linear(h, l1.weight, l1.bias), 0.2), l2.weight, l2.bias), 0.2),
+                    enc.head.weight, enc.head.bias)
+    torch.testing.assert_close(enc(x), want)
+    dec = decoder("conv", IMAGE, 4, channels=(4, 8), batch_norm=True, fc=(9,))
+    z = torch.randn(6, 4)
+    a = F.linear(z, dec.fc[0].weight, dec.fc[0].bias)
+    a = (a - a.mean(0)) / torch.sqrt(a.var(0, unbiased=False) + 1e-5)  # BatchNorm1d in training mode, affine (1, 0)
+    start = F.linear(torch.relu(a), dec.head.weight, dec.head.bias).view(6, *dec.start)
+    torch.testing.assert_close(dec(z), dec.features(start))
+    assert dec(z).shape == (6, *IMAGE)
+
+
+def test_no_fully_connected_layers_keeps_the_state_dict_and_weights_of_before():
+    torch.manual_seed(0)
+    enc = ConvEncoder(IMAGE, (4, 8), 3)
+    torch.manual_seed(0)
+    with_empty = encoder("conv", IMAGE, 3, channels=(4, 8), fc=())
+    assert _same_state(enc, with_empty)
+    assert [k for k in enc.state_dict()] == ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias",
+                                             "head.weight", "head.bias"]
+
+
+@pytest.mark.parametrize("build", [lambda: encoder("mlp", VECTOR, 2, hidden=(4,), fc=(8,)),
+                                   lambda: decoder("mlp", VECTOR, 2, hidden=(4,), fc=(8,))])
+def test_fully_connected_layers_on_an_mlp_are_a_one_line_config_error(build):
+    with pytest.raises(ConfigError, match="for model.arch=conv"):
+        build()

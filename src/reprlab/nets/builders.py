@@ -31,35 +31,45 @@ def resolve_arch(arch: str, input_shape: tuple[int, ...]) -> str:
     return arch
 
 
+def _no_fc(fc: tuple[int, ...]) -> None:
+    if fc:
+        raise ConfigError("fully connected layers after a conv stack (g_fc / d_fc) are for model.arch=conv; an MLP's "
+                          "widths are its hidden sizes (g_hidden / d_hidden)")
+
+
 def encoder(arch: str, input_shape: tuple[int, ...], out_dim: int, *, hidden: tuple[int, ...] = (),
-            channels: tuple[int, ...] = (), act: str = "relu", out_act: str | None = None, maxout: int = 0) -> nn.Module:
+            channels: tuple[int, ...] = (), act: str = "relu", out_act: str | None = None, maxout: int = 0,
+            fc: tuple[int, ...] = ()) -> nn.Module:
     """x ``(B, *input_shape)`` -> (B, out_dim).
 
     ``mlp``: ``prod(input_shape) -> hidden... -> out_dim``; ``conv``: ``len(channels)`` stride-2
-    blocks, then a linear layer. ``out_act``: the output's activation; None is linear, and for
+    blocks, then the fully connected hidden layers ``fc`` (conv only), then a linear layer. ``out_act``: the output's activation; None is linear, and for
     conv a string puts the activation module after the encoder (``nn.Sequential(conv, act)``).
     ``maxout = k``: the MLP's hidden layers are maxout units of k pieces (mlp only).
     """
     if resolve_arch(arch, input_shape) == "mlp":
+        _no_fc(fc)
         return MLP(math.prod(input_shape), tuple(hidden), out_dim, act, out_act or "linear", maxout=maxout)
     if maxout:
         raise ConfigError("maxout layers are for MLPs: use model.arch=mlp, or set maxout to 0")
-    net = ConvEncoder(input_shape, tuple(channels), out_dim, act)
+    net = ConvEncoder(input_shape, tuple(channels), out_dim, act, fc=tuple(fc))
     return net if out_act is None else nn.Sequential(net, activation(out_act))
 
 
 def decoder(arch: str, output_shape: tuple[int, ...], in_dim: int, *, hidden: tuple[int, ...] = (),
             channels: tuple[int, ...] = (), act: str = "relu", out_act: str = "linear", batch_norm: bool = False,
-            mlp_batch_norm: bool = False) -> nn.Module:
+            mlp_batch_norm: bool = False, fc: tuple[int, ...] = ()) -> nn.Module:
     """z (B, in_dim) -> (B, prod(output_shape)) for ``mlp``, (B, C, H, W) for ``conv``.
 
     ``mlp``: ``in_dim -> hidden... -> prod(output_shape)``; ``conv``: the mirror of the
-    :class:`~.conv.ConvEncoder` with the same ``channels``, with BatchNorm when ``batch_norm``
+    :class:`~.conv.ConvEncoder` with the same ``channels`` (after the hidden layers ``fc`` from z),
+    with BatchNorm when ``batch_norm``
     (DCGAN's generator); ``mlp`` with BatchNorm after each hidden layer when ``mlp_batch_norm``.
     """
     if resolve_arch(arch, output_shape) == "mlp":
+        _no_fc(fc)
         return MLP(in_dim, tuple(hidden), math.prod(output_shape), act, out_act, batch_norm=mlp_batch_norm)
-    return ConvDecoder(output_shape, tuple(channels), in_dim, act, out_act, batch_norm=batch_norm)
+    return ConvDecoder(output_shape, tuple(channels), in_dim, act, out_act, batch_norm=batch_norm, fc=tuple(fc))
 
 
 def encoder_decoder(arch: str, input_shape: tuple[int, ...], code_size: int, *, hidden: tuple[int, ...] = (),

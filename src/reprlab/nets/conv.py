@@ -22,10 +22,22 @@ def _halvings(size: int, n: int) -> list[int]:
     return sizes
 
 
-class ConvEncoder(nn.Module):
-    """(B, C, H, W) -> (B, out_dim): ``len(channels)`` stride-2 conv blocks, then a linear layer."""
+def _fully_connected(in_dim: int, widths: tuple[int, ...], act: str, batch_norm: bool = False) -> nn.Sequential:
+    """Hidden layers ``in_dim -> widths...``: Linear, [BatchNorm1d], act each; empty for ``widths = ()``."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_dim, width), *([nn.BatchNorm1d(width)] if batch_norm else []), activation(act)]
+        in_dim = width
+    return nn.Sequential(*layers)
 
-    def __init__(self, input_shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int, act: str = "relu"):
+
+class ConvEncoder(nn.Module):
+    """(B, C, H, W) -> (B, out_dim): ``len(channels)`` stride-2 conv blocks, then ``fc`` fully
+    connected hidden layers (each followed by ``act``; none by default), then a linear layer.
+    ``fc=(1024,)`` is the discriminator of InfoGAN's MNIST nets (Chen et al. 2016, as in Lucic et al. 2018)."""
+
+    def __init__(self, input_shape: tuple[int, int, int], channels: tuple[int, ...], out_dim: int, act: str = "relu",
+                 fc: tuple[int, ...] = ()):
         super().__init__()
         c, h, w = input_shape
         n = len(channels)
@@ -40,10 +52,11 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
         self.features = nn.Sequential(*layers)
         self.flat_dim = channels[-1] * self.heights[-1] * self.widths[-1]
-        self.head = nn.Linear(self.flat_dim, out_dim)
+        self.fc = _fully_connected(self.flat_dim, fc, act)  # empty (no parameters) unless fc is given
+        self.head = nn.Linear(fc[-1] if fc else self.flat_dim, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x).flatten(1))  # (B, C_L * H_L * W_L) -> (B, out_dim)
+        return self.head(self.fc(self.features(x).flatten(1)))  # (B, C_L * H_L * W_L) -> (B, out_dim)
 
 
 class ConvDecoder(nn.Module):
@@ -57,6 +70,7 @@ class ConvDecoder(nn.Module):
         act: str = "relu",
         out_act: str = "linear",
         batch_norm: bool = False,
+        fc: tuple[int, ...] = (),
     ):
         super().__init__()
         c, h, w = output_shape
@@ -65,7 +79,9 @@ class ConvDecoder(nn.Module):
         if min(heights[-1], widths[-1]) < 1:
             raise ConfigError(f"model.channels: {n} stride-2 blocks do not fit a {h}x{w} image")
         self.start = (channels[-1], heights[-1], widths[-1])
-        self.head = nn.Linear(in_dim, channels[-1] * heights[-1] * widths[-1])
+        # fc: hidden fully connected layers from z first (InfoGAN's MNIST generator: 1024), BatchNorm'd with batch_norm
+        self.fc = _fully_connected(in_dim, fc, act, batch_norm)
+        self.head = nn.Linear(fc[-1] if fc else in_dim, channels[-1] * heights[-1] * widths[-1])
         # batch_norm (DCGAN's generator, Radford et al. 2016): BatchNorm before every hidden activation
         layers: list[nn.Module] = [nn.BatchNorm2d(channels[-1])] if batch_norm else []
         layers.append(activation(act))
@@ -82,5 +98,5 @@ class ConvDecoder(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = self.head(z).view(z.shape[0], *self.start)  # (B, C_L, H_L, W_L)
+        h = self.head(self.fc(z)).view(z.shape[0], *self.start)  # (B, C_L, H_L, W_L)
         return self.features(h)  # (B, C, H, W)

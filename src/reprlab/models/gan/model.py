@@ -47,6 +47,10 @@ class GANConfig(AdversaryConfig):
     g_hidden: tuple[int, ...] = option((256, 256), "MLP generator hidden widths", ge=1)
     d_hidden: tuple[int, ...] = option((256, 256), "MLP discriminator hidden widths", ge=1)
     channels: tuple[int, ...] = option((64, 128), "conv channels per stride-2 block (D; G mirrors them)", ge=1)
+    g_fc: tuple[int, ...] = option((), "conv generator: fully connected hidden widths from z to the conv stack "
+                                       "(InfoGAN's MNIST nets, Chen et al. 2016: 1024); empty: none", ge=1)
+    d_fc: tuple[int, ...] = option((), "conv discriminator: fully connected hidden widths after the conv stack "
+                                       "(InfoGAN's MNIST nets: 1024); empty: none", ge=1)
     g_batch_norm: bool = option(True, "conv generator: BatchNorm (DCGAN)")
     g_mlp_batch_norm: bool = option(False, "MLP generator: BatchNorm after each hidden layer (PacGAN's grid generator)")
     d_maxout: int = option(0, "MLP discriminator: maxout hidden units of this many pieces (PacGAN: 5); 0: leaky ReLU units",
@@ -73,10 +77,11 @@ class GAN(ReprModel):
         out_act = ("sigmoid" if image else "linear") if c.output == "auto" else c.output
         # G: z (B, latent_dim) -> x; D: x -> t (B, 1). DCGAN-style for images: BatchNorm in G only
         self.generator = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
-                                 out_act=out_act, batch_norm=c.g_batch_norm, mlp_batch_norm=c.g_mlp_batch_norm)
+                                 out_act=out_act, batch_norm=c.g_batch_norm, mlp_batch_norm=c.g_mlp_batch_norm,
+                                 fc=c.g_fc)
         packed = (self.input_shape[0] * c.pack, *self.input_shape[1:])  # PacGAN: D sees m samples at once
         self.discriminator = encoder(c.arch, packed, 1, hidden=c.d_hidden, channels=c.channels, act="leaky_relu",
-                                     maxout=c.d_maxout)
+                                     maxout=c.d_maxout, fc=c.d_fc)
         if c.init_std > 0:
             normal_init(self.generator, c.init_std)
             normal_init(self.discriminator, c.init_std)
