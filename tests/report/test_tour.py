@@ -330,3 +330,48 @@ def test_section_seconds_cover_every_section_and_are_the_measured_medians():
     measured = {name: statistics.median(r["sections"][name]["seconds"] for r in record["rows"]) for name in SECTIONS}
     for name, seconds in measured.items():  # the order parallel jobs start sections in comes from these
         assert abs(SECTION_SECONDS[name] - seconds) <= max(1.0, 0.05 * seconds), name
+
+
+class _DyingPool:
+    """A stand-in for the spawned process pool: the section ``dies`` ends as a crashed worker does
+    (its future raises BrokenProcessPool), the others return a finished section at once."""
+
+    dies = "denoising"
+
+    def __init__(self, *args, **kwargs):
+        self.shutdowns = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, ctx, key):
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        from reprlab.viz.html import Section
+
+        f = Future()
+        if key == self.dies:
+            f.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+        else:
+            section = Section(key, tour.SECTIONS[key][0])
+            section.seconds = 1.0
+            f.set_result((section, None))
+        return f
+
+    def shutdown(self, *args, **kwargs):
+        self.shutdowns.append(kwargs)
+
+
+def test_a_worker_that_dies_fails_its_section_only_and_names_the_rerun(monkeypatch):
+    monkeypatch.setattr(tour, "ProcessPoolExecutor", _DyingPool)
+    keys = ["autoencoder", "denoising", "vae"]
+    sections = tour._run_in_workers(None, keys, 2)
+    assert [s.key for s in sections] == keys  # the order asked, whatever order they finished in
+    dead = sections[1]
+    assert dead.error.startswith("its worker process died (BrokenProcessPool: A process in the process pool")
+    assert dead.error.endswith("run it alone with --only denoising --jobs 1")
+    assert sections[0].error is None and sections[2].error is None
