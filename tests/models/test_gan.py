@@ -369,3 +369,15 @@ def test_lazy_regularization_follows_the_discriminators_update_count_in_gan_and_
     assert logged == [True, False, True, False] and int(aae.state_dict()["d_steps"]) == 4
     with pytest.raises(ConfigError):
         from_dict(GANConfig, {"reg_every": 0})
+
+
+@pytest.mark.parametrize("d_fc", [(), (7,), (9, 5)])
+def test_conv_gan_codes_are_the_discriminators_input_to_its_output_layer(d_fc):
+    """encode(x) is what D's last linear layer reads: D(x) = head(encode(x)), with or without d_fc."""
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(arch="conv", channels=(4, 8), d_fc=d_fc, g_fc=(6,)), (1, 8, 8)).eval()
+    x = torch.rand(5, 1, 8, 8)
+    codes = gan.encode(x)
+    assert codes.shape == (5, d_fc[-1] if d_fc else 8 * 2 * 2)
+    torch.testing.assert_close(gan.D(x), gan.discriminator.head(codes).squeeze(1))
+    assert gan.sample(3, torch.Generator().manual_seed(0)).shape == (3, 1, 8, 8)

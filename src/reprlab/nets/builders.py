@@ -43,8 +43,9 @@ def encoder(arch: str, input_shape: tuple[int, ...], out_dim: int, *, hidden: tu
     """x ``(B, *input_shape)`` -> (B, out_dim).
 
     ``mlp``: ``prod(input_shape) -> hidden... -> out_dim``; ``conv``: ``len(channels)`` stride-2
-    blocks, then the fully connected hidden layers ``fc`` (conv only), then a linear layer. ``out_act``: the output's activation; None is linear, and for
-    conv a string puts the activation module after the encoder (``nn.Sequential(conv, act)``).
+    blocks, then the fully connected hidden layers ``fc`` (conv only), then a linear layer.
+    ``out_act``: the output's activation; None is linear, and for conv a string puts the activation
+    module after the encoder (``nn.Sequential(conv, act)``).
     ``maxout = k``: the MLP's hidden layers are maxout units of k pieces (mlp only).
     """
     if resolve_arch(arch, input_shape) == "mlp":
@@ -63,8 +64,7 @@ def decoder(arch: str, output_shape: tuple[int, ...], in_dim: int, *, hidden: tu
 
     ``mlp``: ``in_dim -> hidden... -> prod(output_shape)``; ``conv``: the mirror of the
     :class:`~.conv.ConvEncoder` with the same ``channels`` (after the hidden layers ``fc`` from z),
-    with BatchNorm when ``batch_norm``
-    (DCGAN's generator); ``mlp`` with BatchNorm after each hidden layer when ``mlp_batch_norm``.
+    with BatchNorm when ``batch_norm`` (DCGAN's generator); ``mlp`` with BatchNorm after each hidden layer when ``mlp_batch_norm``.
     """
     if resolve_arch(arch, output_shape) == "mlp":
         _no_fc(fc)

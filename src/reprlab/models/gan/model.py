@@ -200,13 +200,14 @@ class GAN(ReprModel):
     def encode(self, x: Tensor) -> Tensor:
         """The discriminator's penultimate features, the GAN's codes of ``x`` ``(B, *shape)``:
         (B, d_hidden[-1]) for the MLP discriminator (its last hidden layer, after the activation),
-        (B, C_L·H_L·W_L) for the conv one (its last stride-2 block, flattened). Needs ``pack = 1``:
+        (B, C_L·H_L·W_L) for the conv one (its last stride-2 block, flattened), or (B, d_fc[-1]) when it
+        has fully connected layers (the last of them, after its activation). Needs ``pack = 1``:
         a packed discriminator sees m samples at once and has no features of one sample."""
         if self.config.pack > 1:
             raise self._missing(f"encode single samples: its discriminator judges packs of model.pack={self.config.pack}")
         h = self.check_input(x)
-        if hasattr(self.discriminator, "features"):  # ConvEncoder: conv blocks, then the output layer
-            return self.discriminator.features(h).flatten(1)
+        if hasattr(self.discriminator, "features"):  # ConvEncoder: conv blocks, [fc layers,] then the output layer
+            return self.discriminator.fc(self.discriminator.features(h).flatten(1))
         for layer in list(self.discriminator)[:-2]:  # MLP: all but the output Linear and its identity activation
             h = layer(h)
         return h
