@@ -93,7 +93,7 @@ RECIPE_CHOICE = {
     "D's fully connected layer (NS-GAN + R1 + FC-D)": "validation_rows fc1024-d, fc1024-both, fc1024x2-d, "
         "fc1024-d-wide against r1-every-step (R1 without it), seed 100, 6,000 steps, G itself: one layer of 1,024 in D "
         "took precision from 0.49 to 0.65 and FID from 67.0 to 38.8; another in G (fc1024-both) or a second in D "
-        "(fc1024x2-d, 0.70) changed little for more CPU, 64/128 channels cost 2.9x a step (stopped at 3,000 steps); "
+        "(fc1024x2-d, 0.70) changed little for more CPU, 64/128 channels cost about 3x a step (stopped at 3,000 steps); "
         "kept: one layer of 1,024 in D. Tried after the headline runs (fc1024-d-no-r1, fc1024-d-3blocks): without "
         "R1 the same D gives FID 102 (precision 0.64); three conv blocks [32, 64, 128] with the layer give FID 22.8 "
         "(EMA 19.3) at 6,000 steps for 18.0 CPU-minutes, precision 0.66: the next headline candidate, not yet run",

@@ -326,8 +326,6 @@ def main() -> None:
                        ("steps", "steps", "d"), ("modes", "modes", "d"), ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
     if a.quick:
         return
-    from reprlab.eval.modes import VEEGAN_TABLE
-
     headline = {}
     for data in ("ring8", "grid25"):
         rec = [r for r in results if r["data"] == data and r["recommended"]]
@@ -338,13 +336,23 @@ def main() -> None:
     print({k: v for k, v in headline.items()})
     kept, kept_headline, kept_extra = packing_part_of(RESULTS_DIR / "gan_toy.json")
     headline.update(kept_headline)
-    write_result("gan_toy", headline, rows + kept, command_line(), {
+    write_result("gan_toy", headline, rows + kept, command_line(),
+                 table_extra(kept_extra, headline, targets, {"table": seeds, "recommended": rec_seeds},
+                             {"table": steps, "recommended": rec_steps}))
+
+
+def table_extra(kept_extra: dict, headline: dict, targets: dict, seeds: dict, steps: dict) -> dict:
+    """The keys a table run writes after its rows: the packing part's kept keys, the targets (the
+    kept packing keys keep their checks), the settings and the protocol."""
+    from reprlab.eval.modes import VEEGAN_TABLE
+
+    return {
         **kept_extra,
-        "targets": pack_targets(headline, targets),  # the kept packing keys keep their checks "recommended": RECOMMENDED, "common": COMMON, "gamma": GAMMA,
+        "targets": pack_targets(headline, targets), "recommended": RECOMMENDED, "common": COMMON, "gamma": GAMMA,
         "published_veegan_table1": VEEGAN_TABLE,
         "protocol": "2,500 samples; high quality: within 3 sigma of the nearest mode; captured: >= 1 high-quality sample",
-        "seeds": {"table": seeds, "recommended": rec_seeds}, "steps": {"table": steps, "recommended": rec_steps},
-    })
+        "seeds": seeds, "steps": steps,
+    }
 
 
 if __name__ == "__main__":

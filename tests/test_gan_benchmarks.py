@@ -249,3 +249,13 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
 
     fc_run = yaml.safe_load((tmp_path / "runs" / "gan-NS-GAN-R1-FC-D-seed0" / "config.yaml").read_text())
     assert fc_run["model"]["d_fc"] == [1024] and fc_run["model"]["reg"] == "r1"
+
+
+def test_a_table_run_writes_its_settings_beside_the_kept_packing_keys(mods):
+    gan_toy = mods[2]
+    extra = gan_toy.table_extra({"pacgan_setup": {"lr": 1}}, {"ring8_hq": 0.97, "ring8_wgan_gp_ema_hq_pack1": 0.93},
+                                {"ring8_hq": {"target": ">= 0.9", "value": 0.97, "met": True}}, {"table": [0]}, {"table": 60})
+    assert extra["pacgan_setup"] == {"lr": 1}
+    assert (extra["recommended"], extra["common"], extra["gamma"]) == (gan_toy.RECOMMENDED, gan_toy.COMMON, gan_toy.GAMMA)
+    assert extra["targets"]["ring8_wgan_gp_ema_hq_pack1"]["met"] is True and extra["targets"]["ring8_hq"]["met"] is True
+    assert extra["seeds"] == {"table": [0]} and extra["steps"] == {"table": 60} and extra["published_veegan_table1"]
