@@ -381,3 +381,67 @@ def test_conv_gan_codes_are_the_discriminators_input_to_its_output_layer(d_fc):
     assert codes.shape == (5, d_fc[-1] if d_fc else 8 * 2 * 2)
     torch.testing.assert_close(gan.D(x), gan.discriminator.head(codes).squeeze(1))
     assert gan.sample(3, torch.Generator().manual_seed(0)).shape == (3, 1, 8, 8)
+
+
+# ------------------------------------------------------------------------------------ InfoGAN's categorical code
+def test_info_loss_is_minus_the_mean_log_probability_of_the_true_category():
+    from reprlab.models.gan.losses import info_loss
+
+    logits, c = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), torch.tensor([0, 1])
+    by_hand = [math.exp(2) / (math.exp(2) + 1 + math.exp(-1)), math.exp(0.5) / (2 * math.exp(0.5) + math.exp(3))]
+    assert info_loss(logits, c).item() == pytest.approx(-sum(math.log(p) for p in by_hand) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("arch,shape", [("mlp", (2,)), ("conv", (1, 8, 8))])
+def test_infogan_code_is_one_hot_after_the_noise_and_its_loss_reads_ds_features(arch, shape):
+    """G's input is (z, one-hot c); the generator update's loss is L_G(D(G)) + λ·CE(Q(features of G), c),
+    with D(x) = output(features(x)); without the code nothing changes (same fixed_z, no Q)."""
+    cfg = dict(arch=arch, channels=(4, 8), d_fc=(6,) if arch == "conv" else (), g_hidden=(8,), d_hidden=(8,), latent_dim=3)
+    plain = GAN(GANConfig(**cfg), shape)
+    assert plain.q_head is None and plain.fixed_z.shape == (64, 3)
+    torch.testing.assert_close(plain.fixed_z, torch.randn(64, 3, generator=torch.Generator().manual_seed(0)))
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(info_categories=4, info_weight=0.5, **cfg), shape)
+    assert gan.fixed_z.shape == (64, 7) and gan.q_head.out_features == 4
+    torch.testing.assert_close(gan.fixed_z[:, :3], plain.fixed_z)
+    assert gan.fixed_z[:, 3:].argmax(1).tolist() == [i % 4 for i in range(64)] and gan.fixed_z[:, 3:].sum().item() == 64
+    x = torch.rand(6, *shape)
+    torch.testing.assert_close(gan._output(gan._features(x)), gan.D(x))
+    batch = TensorData(x, name="t").take(torch.arange(6))
+    torch.manual_seed(1)
+    out = gan(batch, "generator")
+    torch.manual_seed(1)
+    z, c = gan.noise_and_code(6, x)
+    assert z.shape == (6, 7) and torch.equal(z[:, 3:].argmax(1), c) and torch.equal(z[:, 3:].sum(1), torch.ones(6))
+    fake = gan.G(z)
+    ce = nn.functional.cross_entropy(gan.q_head(gan.encode(fake)), c)
+    torch.testing.assert_close(out["info"], ce.detach())
+    torch.testing.assert_close(out["loss"], nonsaturating_generator_loss(gan.D(fake)) + 0.5 * ce)
+    owned = {id(p) for p in gan.updates()[1].parameters()}
+    assert all(id(p) in owned for p in gan.q_head.parameters()) and not any(id(p) in owned for p in gan.discriminator.parameters())
+    cats = gan.category_samples(2, torch.Generator().manual_seed(0))
+    assert cats.shape == (8, *shape)
+    with pytest.raises(Exception, match="info_categories"):
+        plain.category_samples()
+
+
+def test_infogan_training_makes_the_code_readable_from_the_samples():
+    """G and Q minimize L_I: after a short run Q names the category of a sample far above chance (1/4)."""
+    cfg = GANConfig(info_categories=4, g_hidden=(32, 32), d_hidden=(32, 32), latent_dim=4, reg="r1", gamma=1.0)
+    seed_everything(0)
+    model, result = _fit(cfg, 300)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(400, 4, generator=g)
+    c = torch.randint(4, (400,), generator=g)
+    with torch.no_grad():
+        x = model.decode(model.with_code(z, c), ema=False)
+        acc = (model.q_head(model.encode(x)).argmax(1) == c).float().mean().item()
+    assert acc > 0.9, acc
+    assert result.train_metrics["train/generator/info"] < 0.5 * math.log(4)
+
+
+def test_infogan_options_refuse_a_constant_code_and_packing():
+    with pytest.raises(ConfigError, match="info_categories=1"):
+        GANConfig(info_categories=1)
+    with pytest.raises(ConfigError, match="model.pack=1"):
+        from_dict(GANConfig, {"info_categories": 10, "pack": 2}, "model")

@@ -71,3 +71,18 @@ def test_aae_and_tempered_gan_train_from_the_cli(tmp_path, capsys, model, flags)
         _png_ok(run / "lens" / "step-000010.png")
     loaded = reprlab.load(run)
     assert loaded.sample(3, torch.Generator().manual_seed(0)).shape == (3, 1, 8, 8)
+
+
+def test_infogan_run_draws_a_row_per_category_and_reloads_with_its_code(tmp_path, capsys):
+    run = tmp_path / "info"
+    code, _, err = run_cli(capsys, "-q", "train", "gan", "--data", "digits", "--info-categories", "10", "--g-hidden", "[16]",
+                           "--d-hidden", "[16]", "--arch", "mlp", "--steps", "6", "train.checkpoint_every=6", "--run-dir", str(run))
+    assert code == 0, err
+    with Image.open(run / "figures" / "categories.png") as im:  # 10 rows of 10 samples of 8x8 pixels (with padding)
+        assert im.size[0] == im.size[1] and im.size[0] >= 100
+    loaded = reprlab.load(run)
+    assert loaded.fixed_z.shape == (64, loaded.config.latent_dim + 10)
+    g = torch.Generator().manual_seed(0)
+    assert loaded.sample(3, g).shape == (3, 1, 8, 8)
+    code, _, err = run_cli(capsys, "train", "gan", "--info-categories", "4", "--pack", "2", "--run-dir", str(tmp_path / "bad"))
+    assert code == 2 and "model.pack=1" in error_line(err) and not (tmp_path / "bad").exists()

@@ -317,7 +317,7 @@ def write_snapshot(model, run_dir: Path, step: int) -> list[Path]:
 def write_figures(model, run_dir: Path, data) -> list[Path]:
     """The run's standard figures: loss curves, reconstructions of held-out images, and for a
     generative model samples from the prior (and the decoded 2-D manifold when d = 2; for 2-D
-    data a scatter plot of samples beside the data)."""
+    data a scatter plot of samples beside the data; under InfoGAN a row of samples per category)."""
     from ..viz import plot_curves, save_image_grid, save_samples
 
     figures = run_dir / "figures"
@@ -336,7 +336,11 @@ def write_figures(model, run_dir: Path, data) -> list[Path]:
         out.append(plot_point_panels([("data", data.x[:2000].cpu()), ("samples", samples)], figures / "samples.png"))
     if data.is_image and model.can_sample:
         out.append(save_samples(model.sample(64, generator=torch.Generator().manual_seed(0)), figures / "samples.png"))
-        if getattr(model.config, "latent_dim", None) == 2 and model.can_decode:
+        categories = getattr(model.config, "info_categories", 0)  # InfoGAN: one row of samples per category
+        if categories:
+            out.append(save_image_grid(model.category_samples(10, torch.Generator().manual_seed(0)), figures / "categories.png",
+                                       nrow=10))
+        if getattr(model.config, "latent_dim", None) == 2 and model.can_decode and not categories:
             from ..viz.latent import traversal_grid
 
             out.append(save_image_grid(traversal_grid(model, 15, prior="gaussian"), figures / "manifold.png", nrow=15))

@@ -95,6 +95,19 @@ def wgan_generator_loss(t_fake: Tensor) -> Tensor:
     return -t_fake.mean()
 
 
+def info_loss(q_logits: Tensor, c: Tensor) -> Tensor:
+    r"""InfoGAN's mutual-information term for a categorical code (Chen et al. 2016, eq. 4-5), which G
+    and the auxiliary head Q minimize beside the adversarial loss (weight λ):
+
+    .. math::  L_I(G, Q) = \mathbb E_{c \sim \mathrm{Cat}(K),\, z}\big[-\log Q(c \mid G(z, c))\big]
+               = H(c) - \hat I, \qquad \hat I \le I\big(c;\, G(z, c)\big)
+
+    (the variational lower bound :math:`\hat I` of the mutual information, up to the constant
+    entropy :math:`H(c) = \log K`). ``q_logits``: (B, K) the logits of Q(c | x) on generated
+    samples, ``c``: (B,) the categories they were generated from."""
+    return F.cross_entropy(q_logits, c)
+
+
 @dataclass(frozen=True)
 class GANLoss:
     """A named pair of losses; ``probabilistic``: D(x) = σ(t) is a probability (not a critic)."""

@@ -18,11 +18,12 @@ penalties stay per-sample).
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...config import option
 from ...data.base import Batch, TensorData
@@ -31,6 +32,7 @@ from ...nets import decoder, encoder, normal_init
 from ..base import ReprModel, Update
 from ..registry import register_model
 from .adversary import AdversaryConfig, check_packable, loss_option
+from .losses import info_loss
 from .regularizers import clip_weights, discriminator_objective, instance_noise, pack_samples
 
 
@@ -58,11 +60,24 @@ class GANConfig(AdversaryConfig):
     init_std: float = option(0.0, "weights of every linear / conv layer drawn from N(0, init_std²), biases 0 "
                                   "(PacGAN, DCGAN: 0.02); 0: PyTorch's default initialization", ge=0)
     output: Literal["auto", "sigmoid", "linear"] = option("auto", "generator output (auto: sigmoid for images in [0, 1], linear otherwise)")
+    info_categories: int = option(0, "InfoGAN (Chen et al. 2016): a categorical code c ~ Cat(K) of this many categories, "
+                                     "one-hot beside z in G's input; a linear head Q on D's features predicts c from G(z, c) "
+                                     "and G and Q minimize λ·L_I (0: off)", ge=0)
+    info_weight: float = option(1.0, "InfoGAN: weight λ of L_I = E[−log Q(c | G(z, c))]", ge=0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.info_categories == 1:
+            raise ConfigError("model.info_categories=1 is a constant code; set it to 0 (off) or to K >= 2 categories (InfoGAN, MNIST: 10)")
+        if self.info_categories and self.pack > 1:
+            raise ConfigError(f"model.info_categories needs D's features of single samples, but model.pack={self.pack} packs them; "
+                              "set model.pack=1 or model.info_categories=0")
 
 
 @register_model("gan", "generative adversarial network: minimax / ns / logratio / WGAN / WGAN-GP, R1 / R2 / Roth, EMA")
 class GAN(ReprModel):
-    """``sample(n)`` draws G(z), z ~ N(0, I) (from the EMA generator when ``ema`` > 0)."""
+    """``sample(n)`` draws G(z), z ~ N(0, I) (from the EMA generator when ``ema`` > 0); with
+    ``info_categories`` = K, G's input is (z, one-hot c), c ~ Cat(K) (InfoGAN)."""
 
     name = "gan"
     Config = GANConfig
@@ -74,9 +89,10 @@ class GAN(ReprModel):
         c = config
         self.loss_fns, self.regularizer = c.game()
         image = len(self.input_shape) == 3
+        self.z_dim = c.latent_dim + c.info_categories  # G's input: the noise, then the one-hot code (InfoGAN)
         out_act = ("sigmoid" if image else "linear") if c.output == "auto" else c.output
         # G: z (B, latent_dim) -> x; D: x -> t (B, 1). DCGAN-style for images: BatchNorm in G only
-        self.generator = decoder(c.arch, self.input_shape, c.latent_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
+        self.generator = decoder(c.arch, self.input_shape, self.z_dim, hidden=c.g_hidden, channels=c.channels, act="relu",
                                  out_act=out_act, batch_norm=c.g_batch_norm, mlp_batch_norm=c.g_mlp_batch_norm,
                                  fc=c.g_fc)
         packed = (self.input_shape[0] * c.pack, *self.input_shape[1:])  # PacGAN: D sees m samples at once
@@ -89,7 +105,12 @@ class GAN(ReprModel):
         if c.ema > 0:
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))  # for the instance-noise schedule
-        self.register_buffer("fixed_z", torch.randn(64, c.latent_dim, generator=torch.Generator().manual_seed(0)))
+        # Q(c | x) of InfoGAN: a linear head on D's features (encode), trained with G's update
+        self.q_head = nn.Linear(self._feature_size(), c.info_categories) if c.info_categories else None
+        if self.q_head is not None and c.init_std > 0:
+            normal_init(self.q_head, c.init_std)
+        fixed = torch.randn(64, c.latent_dim, generator=torch.Generator().manual_seed(0))
+        self.register_buffer("fixed_z", self.with_code(fixed, torch.arange(64) % c.info_categories) if c.info_categories else fixed)
 
     # -------------------------------------------------------------- pieces
     def D(self, x: Tensor) -> Tensor:
@@ -106,7 +127,43 @@ class GAN(ReprModel):
         return self.generator(z).view(z.shape[0], *self.input_shape)
 
     def noise(self, n: int, like: Tensor) -> Tensor:
-        return torch.randn(n, self.config.latent_dim, device=like.device, dtype=like.dtype)
+        """G's input for ``n`` samples on ``like``'s device: z ~ N(0, I), with a one-hot c ~ Cat(K) after it
+        under InfoGAN."""
+        return self.noise_and_code(n, like)[0]
+
+    def noise_and_code(self, n: int, like: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(G's input, the categories c (n,) in it, or None without ``info_categories``)."""
+        z = torch.randn(n, self.config.latent_dim, device=like.device, dtype=like.dtype)
+        if not self.config.info_categories:
+            return z, None
+        c = torch.randint(self.config.info_categories, (n,), device=like.device)
+        return self.with_code(z, c), c
+
+    def with_code(self, z: Tensor, c: Tensor) -> Tensor:
+        """(z, one-hot(c)): the noise (B, latent_dim) joined with categories (B,) of InfoGAN's code."""
+        return torch.cat([z, nn.functional.one_hot(c, self.config.info_categories).to(z.device, z.dtype)], dim=1)
+
+    def _feature_size(self) -> int:
+        """The width of D's features (:meth:`encode`)."""
+        d = self.discriminator
+        return d.head.in_features if hasattr(d, "head") else list(d)[-2].in_features
+
+    def _features(self, h: Tensor) -> Tensor:
+        """D's features of single samples (no input checks): the input of its output layer."""
+        if hasattr(self.discriminator, "features"):  # ConvEncoder: conv blocks, [fc layers,] then the output layer
+            return self.discriminator.fc(self.discriminator.features(h).flatten(1))
+        for layer in list(self.discriminator)[:-2]:  # MLP: all but the output Linear and its identity activation
+            h = layer(h)
+        return h
+
+    def _output(self, features: Tensor) -> Tensor:
+        """D's raw output t (B,) from its features: D(x) = _output(_features(x))."""
+        d = self.discriminator
+        if hasattr(d, "head"):
+            return d.head(features).squeeze(1)
+        for layer in list(d)[-2:]:
+            features = layer(features)
+        return features.squeeze(1)
 
     def noise_std(self) -> float:
         """The current instance-noise σ: linear decay from ``instance_noise`` to 0."""
@@ -117,8 +174,14 @@ class GAN(ReprModel):
         c = self.config
         return [
             Update("discriminator", self.discriminator.parameters, 1, c.lr_d, c.betas),
-            Update("generator", self.generator.parameters, c.n_critic, c.lr_g, c.betas),
+            Update("generator", self.generator_parameters, c.n_critic, c.lr_g, c.betas),
         ]
+
+    def generator_parameters(self):
+        """What the generator's update trains: G, and InfoGAN's head Q (which minimizes L_I with it)."""
+        if self.q_head is None:
+            return self.generator.parameters()
+        return itertools.chain(self.generator.parameters(), self.q_head.parameters())
 
     # -------------------------------------------------------------- training
     def discriminator_loss(self, x_real: Tensor, x_fake: Tensor) -> dict[str, Tensor]:
@@ -132,13 +195,19 @@ class GAN(ReprModel):
     def forward(self, batch: Batch, update: str = "discriminator") -> dict[str, Tensor]:
         x = batch.x
         check_packable(x.shape[0], self.config.pack)
-        z = self.noise(x.shape[0], x)
+        z, code = self.noise_and_code(x.shape[0], x)
         if update == "discriminator":
             with torch.no_grad():
                 x_fake = self.G(z)
             return self.discriminator_loss(x, x_fake)
-        t_fake = self.D(self.G(z))
-        return {"loss": self.loss_fns.generator(t_fake), "t_fake": t_fake.mean().detach()}
+        if code is None:
+            t_fake = self.D(self.G(z))
+            return {"loss": self.loss_fns.generator(t_fake), "t_fake": t_fake.mean().detach()}
+        h = self._features(self.G(z))  # InfoGAN: one pass of D gives t for L_G and the features Q reads
+        t_fake, q_logits = self._output(h), self.q_head(h)
+        adversarial, info = self.loss_fns.generator(t_fake), info_loss(q_logits, code)
+        return {"loss": adversarial + self.config.info_weight * info, "adversarial": adversarial.detach(), "info": info.detach(),
+                "q_accuracy": (q_logits.argmax(1) == code).float().mean(), "t_fake": t_fake.mean().detach()}
 
     def after_update(self, update: str) -> None:
         c = self.config
@@ -168,14 +237,29 @@ class GAN(ReprModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, *, ema: bool = True) -> Tensor:
         """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0 and the argument ``ema``
-        is true; G itself otherwise): ``(n, *input_shape)``."""
+        is true; G itself otherwise): ``(n, *input_shape)``. Under InfoGAN each sample's category
+        c ~ Cat(K) is drawn after the noise, from the same ``generator``."""
         p = next(self.parameters())
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(p.device, p.dtype)
-        return self.decode(z, ema=ema)
+        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        if self.config.info_categories:
+            z = self.with_code(z, torch.randint(self.config.info_categories, (n,), generator=generator))
+        return self.decode(z.to(p.device, p.dtype), ema=ema)
+
+    @torch.no_grad()
+    def category_samples(self, per_category: int = 10, generator: torch.Generator | None = None) -> Tensor:
+        """InfoGAN's picture: ``per_category`` samples of each category c = 0..K-1, the same noise in
+        every category: ``(K·per_category, *input_shape)``, category-major (one row per category)."""
+        k = self.config.info_categories
+        if not k:
+            raise self._missing("draw samples per category: it has no categorical code (set model.info_categories=K)")
+        p = next(self.parameters())
+        z = torch.randn(per_category, self.config.latent_dim, generator=generator).repeat(k, 1)
+        c = torch.arange(k).repeat_interleave(per_category)
+        return self.decode(self.with_code(z, c).to(p.device, p.dtype))
 
     @torch.no_grad()
     def decode(self, z: Tensor, *, ema: bool = True) -> Tensor:
-        """G(z) for given noise z (B, latent_dim), in eval mode (BatchNorm running statistics); the
+        """G(z) for given input z (B, latent_dim [+ K under InfoGAN]), in eval mode (BatchNorm running statistics); the
         EMA generator when the run keeps one and ``ema`` is true."""
         net = self.generator_ema if ema and self.generator_ema is not None else self.generator
         was = net.training
@@ -205,9 +289,4 @@ class GAN(ReprModel):
         a packed discriminator sees m samples at once and has no features of one sample."""
         if self.config.pack > 1:
             raise self._missing(f"encode single samples: its discriminator judges packs of model.pack={self.config.pack}")
-        h = self.check_input(x)
-        if hasattr(self.discriminator, "features"):  # ConvEncoder: conv blocks, [fc layers,] then the output layer
-            return self.discriminator.fc(self.discriminator.features(h).flatten(1))
-        for layer in list(self.discriminator)[:-2]:  # MLP: all but the output Linear and its identity activation
-            h = layer(h)
-        return h
+        return self._features(self.check_input(x))
