@@ -10,7 +10,7 @@ from torch import nn
 
 from reprlab.config import from_dict, to_dict
 from reprlab.data.base import TensorData
-from reprlab.errors import ConfigError
+from reprlab.errors import ConfigError, UsageError
 from reprlab.models import GAN, AAEConfig, GANConfig, TemperedGANConfig
 from reprlab.models.gan import get_loss, get_regularizer
 from reprlab.models.gan.losses import (
@@ -420,9 +420,24 @@ def test_infogan_code_is_one_hot_after_the_noise_and_its_loss_reads_ds_features(
     owned = {id(p) for p in gan.updates()[1].parameters()}
     assert all(id(p) in owned for p in gan.q_head.parameters()) and not any(id(p) in owned for p in gan.discriminator.parameters())
     cats = gan.category_samples(2, torch.Generator().manual_seed(0))
-    assert cats.shape == (8, *shape)
-    with pytest.raises(Exception, match="info_categories"):
+    noise = torch.randn(2, 3, generator=torch.Generator().manual_seed(0))  # the same noise in every row
+    rows = [gan.decode(gan.with_code(noise, torch.full((2,), k))) for k in range(4)]
+    torch.testing.assert_close(cats, torch.cat(rows))
+    with pytest.raises(UsageError, match="info_categories"):
         plain.category_samples()
+
+
+def test_tempered_gan_takes_infogans_code_in_all_three_updates():
+    from reprlab.models.gan.tempered import TemperedGAN
+
+    torch.manual_seed(0)
+    model = TemperedGAN(TemperedGANConfig(arch="mlp", g_hidden=(8,), d_hidden=(8,), latent_dim=3, info_categories=3,
+                                          lens_steps=5), (2,))
+    batch = _ring(16).take(torch.arange(16))
+    outs = {u.name: model(batch, u.name) for u in model.updates()}
+    assert set(outs) == {"discriminator", "generator", "lens"}
+    assert all(torch.isfinite(o["loss"]) for o in outs.values()) and "info" in outs["generator"]
+    assert model.sample(5, torch.Generator().manual_seed(0)).shape == (5, 2)
 
 
 def test_infogan_training_makes_the_code_readable_from_the_samples():
