@@ -39,6 +39,13 @@ a run, two runs at a time on two cores)::
     python benchmarks/gan_mnist.py --methods WGAN-GP --seeds 0,1,2
     python benchmarks/gan_mnist.py --quick    # smoke run
 
+The truncation trick (Brock et al. 2019) on the kept final EMA generators: ψ (noise truncated to
+|z_i| <= ψ) chosen per method on 5,000 MNIST *training* images by the highest mean min(precision,
+recall), then scored on the test half; merged into the JSON's ``truncation`` and the headline's
+``*_truncated`` keys (the untruncated headline keys stay as they are)::
+
+    python benchmarks/gan_mnist.py --truncation --methods "NS-GAN + R1 + 2FC-D + 3 blocks" --seeds 0,1,2 --keep-runs runs
+
 Recipes are chosen on validation data, never on the scored test half: ``--validation`` scores a run
 against 5,000 MNIST *training* images (seed 1), on seeds >= 100, and merges its rows into the JSON's
 ``validation_rows`` under ``--label`` with the settings ``--set`` changed (the headline is not touched)::
@@ -63,7 +70,7 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (RESULTS_DIR, command_line, data_dir, merge_keys, parse_sets, print_table,  # noqa: E402
-                     results_lock, write_result)
+                     results_lock, update_result, write_result)
 
 COMMON = {"arch": "conv", "channels": [32, 64], "latent_dim": 64, "train.batch_size": 64, "train.lr": 2e-4, "ema": 0.999}
 METHODS = {
@@ -289,6 +296,15 @@ def headline_group(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["g_steps"] == chosen]
 
 
+def curve_label(rows: list[dict]):
+    """The curves' legend label of a row: its method, and its step count where the method has rows
+    of more than one (a 8,000-step probe beside the 10,000-step runs gets its own colour)."""
+    counts = {}
+    for r in rows:
+        counts.setdefault(r["method"], set()).add(r["g_steps"])
+    return lambda r: r["method"] + (f" ({r['g_steps']:,} steps)" if len(counts[r["method"]]) > 1 else "")
+
+
 def curves_figure(rows: list[dict], path: Path, label) -> None:
     """FID, precision and recall against the generator step: one colour per ``label(row)``, a thin
     line per seed, the EMA generator solid and G itself dashed."""
@@ -331,6 +347,89 @@ def validation_part(new: list[dict], label: str, extra: dict, command: str, fold
     return path
 
 
+#: ψ tried by ``--truncation`` (None: no truncation): the noise of the EMA generator drawn from
+#: N(0, I) truncated to |z_i| <= ψ (Brock et al. 2019's truncation trick)
+TRUNCATION_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+TRUNCATION_CRITERION = "the highest mean over seeds of min(precision, recall) against the validation images"
+
+
+def kept_run(root: Path, method: str, seed: int):
+    """The finished headline run of ``method`` and ``seed`` under ``root`` (``--keep-runs``), loaded;
+    SystemExit naming the command that trains it when it is missing or ran another step count."""
+    import reprlab
+
+    run_dir = root / f"gan-{slug(method)}-seed{seed}"
+    steps = G_STEPS[method] * {**COMMON, **METHODS[method]}.get("n_critic", 1)
+    if not (run_dir / "model.safetensors").is_file():
+        raise SystemExit(f"{run_dir} holds no finished run: train it first with python benchmarks/gan_mnist.py "
+                         f"--methods '{method}' --seeds {seed} --keep-runs {root}")
+    model = reprlab.load(run_dir)
+    if model.run_config.train.max_steps != steps:
+        raise SystemExit(f"{run_dir} ran {model.run_config.train.max_steps} steps, not the headline's {steps}")
+    return model.eval()
+
+
+def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None, n: int | None = None) -> dict:
+    """The truncation trick on the final EMA generators of kept headline runs: every ψ of ``grid``
+    (and none) scored against the validation images (MNIST training images, :func:`validation_images`),
+    ψ chosen by :data:`TRUNCATION_CRITERION` per method, then that ψ and none scored on the test half
+    the headline uses (the untruncated test rows repeat the headline's numbers: a check). Returns the
+    JSON's ``truncation`` record (its ``headline`` for the method with the lowest truncated test FID)."""
+    from reprlab.eval.features import classifier_features
+    from reprlab.eval.sample_quality import generated_image_quality
+
+    grid, n = tuple(TRUNCATION_GRID if grid is None else grid), SAMPLES if n is None else n
+    features = classifier_features("mnist", data_dir=str(data_dir()))
+    val, test = validation_images(n), real_halves(n)[0]
+    keys = ("fid", "kid", "precision", "recall")
+    val_rows, test_rows, chosen = [], [], {}
+    for m in methods:
+        models = {s: kept_run(root, m, s) for s in seeds}
+        for s, model in models.items():
+            for psi in (None, *grid):
+                q = generated_image_quality(model, val, features, n, seed=s, truncation=psi)
+                val_rows.append({"method": m, "seed": s, "truncation": psi, **{k: q[k] for k in keys}})
+                print(f"{m} seed {s} ψ={psi}: validation FID {q['fid']:.2f} precision {q['precision']:.3f} "
+                      f"recall {q['recall']:.3f}", flush=True)
+        mine = [r for r in val_rows if r["method"] == m]
+        balance = {psi: statistics.fmean(min(r["precision"], r["recall"]) for r in mine if r["truncation"] == psi)
+                   for psi in (None, *grid)}
+        chosen[m] = max(balance, key=lambda psi: balance[psi])
+        for s, model in models.items():
+            for psi in dict.fromkeys((None, chosen[m])):
+                q = generated_image_quality(model, test, features, n, seed=s, truncation=psi)
+                test_rows.append({"method": m, "seed": s, "truncation": psi, **{k: q[k] for k in keys}})
+    means = {m: {k: statistics.fmean(r[k] for r in test_rows if r["method"] == m and r["truncation"] == chosen[m])
+                 for k in keys} for m in methods}
+    best = min(means, key=lambda m: means[m]["fid"])
+    headline = {"truncation_method": best, "truncation_psi": chosen[best], "fid_truncated": means[best]["fid"],
+                "precision_truncated": means[best]["precision"], "recall_truncated": means[best]["recall"],
+                "kid_truncated": means[best]["kid"], "truncation_seeds": len(seeds)}
+    from _common import check_targets
+
+    targets = check_targets(headline, {"fid_truncated": TARGETS["fid_classifier_best"],
+                                       "precision_truncated": TARGETS["precision_best"],
+                                       "recall_truncated": TARGETS["recall_best"]})
+    return {"headline": headline, "targets": targets, "chosen": chosen, "grid": list(grid), "seeds": list(seeds), "samples": n,
+            "criterion": TRUNCATION_CRITERION + " (5,000 MNIST training images, seed 1; the test half chose nothing)",
+            "sampler": "the EMA generator at the end of the headline runs, z ~ N(0, I) truncated to |z_i| <= ψ "
+                       "(coordinates outside drawn again), samples seeded as the headline's",
+            "validation_rows": val_rows, "test_rows": test_rows, "per_method": means, "command": command_line()}
+
+
+def trunc_grid(record: dict, root: Path) -> None:
+    """The sample grid of the best method's seed-0 run at its chosen ψ (the grid's seed 0, as the
+    headline grids): ``gan_mnist_<method>_truncated.png``."""
+    import torch
+
+    from reprlab.viz import save_image_grid
+
+    m = record["headline"]["truncation_method"]
+    model = kept_run(root, m, min(record["seeds"]))
+    grid = model.sample(64, torch.Generator().manual_seed(0), truncation=record["chosen"][m])
+    save_image_grid(grid, RESULTS_DIR / f"gan_mnist_{slug(m)}_truncated.png")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 20 generator steps, 1,000 samples, no results file")
@@ -346,6 +445,9 @@ def main() -> None:
     p.add_argument("--validation", action="store_true",
                    help="recipe choice: score against 5,000 MNIST training images (not the test half) and merge the rows "
                         "into the JSON's validation_rows under --label (the headline is not touched); use seeds >= 100")
+    p.add_argument("--truncation", action="store_true",
+                   help="score the final EMA generators of kept headline runs (--keep-runs) with truncated noise: ψ in "
+                        "TRUNCATION_GRID chosen on validation images, then scored on the test half; merged into the JSON")
     p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
@@ -363,6 +465,24 @@ def main() -> None:
         raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
     if a.validation and (not a.label or min(seeds) < 100):
         raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    if a.truncation:
+        if not a.keep_runs:
+            raise SystemExit("--truncation scores kept runs: pass --keep-runs DIR (the folder of the headline runs)")
+        record = truncation_part(methods, seeds, Path(a.keep_runs))
+        trunc_grid(record, Path(a.keep_runs))
+
+        def change(r):
+            ema = {(x["method"], x["seed"]): x for x in r["rows"] if x["variant"] == "ema"
+                   and x["g_steps"] == G_STEPS[x["method"]]}
+            plain = [x for x in record["test_rows"] if x["truncation"] is None]
+            # a check: the untruncated test rows are the headline rows' numbers, scored again
+            record["untruncated_equals_headline"] = all(
+                (x["method"], x["seed"]) in ema and abs(x["fid"] - ema[x["method"], x["seed"]]["fid"]) < 1e-6 for x in plain)
+            r["truncation"] = record
+            r["headline"].update(record["headline"])
+
+        print(f"merged the truncation rows into {update_result('gan_mnist', change)}")
+        return
     n = 1000 if a.quick else SAMPLES
     real_a, real_b = real_halves(n)
     features = classifier_features("mnist", data_dir=str(data_dir()))  # trained and cached once, before the workers
@@ -410,11 +530,12 @@ def main() -> None:
         best = min(means, key=lambda m: means[m]["fid"])
         headline = {"fid_classifier_best": means[best]["fid"], "precision_best": means[best]["precision"],
                     "recall_best": means[best]["recall"], "kid_classifier_best": means[best]["kid"],
-                    "best_method": best, "seeds": len(by_method[best]), "real_vs_real_fid": floor["fid"]}
+                    "best_method": best, "seeds": len(by_method[best]), "real_vs_real_fid": floor["fid"],
+                    **old.get("truncation", {}).get("headline", {})}
         from _common import check_targets
 
         targets = check_targets(headline, TARGETS)
-        curves_figure(rows, RESULTS_DIR / "gan_mnist_curves.png", lambda r: r["method"])
+        curves_figure(rows, RESULTS_DIR / "gan_mnist_curves.png", curve_label(rows))
         print(headline)
         floor_row = {"method": "real vs real (test halves)", "samples": n, **floor}
         write_result("gan_mnist", headline, rows, command_line(), {
@@ -423,6 +544,7 @@ def main() -> None:
                                "g_steps": by_method[m][0]["g_steps"]} for m in means},
             "best_method": best, "classifier_test_accuracy": features.test_accuracy, "recipe_choice": RECIPE_CHOICE,
             "validation_rows": old.get("validation_rows", []),
+            **({"truncation": old["truncation"]} if "truncation" in old else {}),
             "settings": {"common": COMMON, "methods": METHODS, "g_steps": G_STEPS, "samples": n, "kid": "50 subsets of 1,000",
                          "precision_recall_k": 3, "points": a.points},
             "protocol": "headline: the EMA generator (fixed before the runs; the raw rows are its ablation); the method "

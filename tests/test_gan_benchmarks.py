@@ -255,6 +255,61 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
     assert deeper["model"]["channels"] == [32, 64, 128] and deeper["model"]["d_fc"] == [1024, 1024]
 
 
+def test_the_curves_name_the_step_count_only_of_a_method_run_at_two(mods):
+    label = mods[0].curve_label([{"method": "A", "g_steps": 8000}, {"method": "A", "g_steps": 10000},
+                                 {"method": "B", "g_steps": 10000}])
+    assert label({"method": "A", "g_steps": 8000}) == "A (8,000 steps)" and label({"method": "A", "g_steps": 10000}) == "A (10,000 steps)"
+    assert label({"method": "B", "g_steps": 10000}) == "B"
+
+
+def test_gan_mnist_truncation_part_chooses_psi_on_validation_and_keeps_the_headline(mods, data_dir, tmp_path, monkeypatch):
+    """``--truncation`` on kept headline runs (2 generator steps, 300 samples, pixel features): ψ is
+    the grid's value (or none) with the highest mean min(precision, recall) on the *validation* rows
+    (recomputed here), the test half scores that ψ and none, the untruncated test rows equal the
+    headline's, the keys merge into the headline, and a later headline part keeps them. A run that
+    is not kept names the command that trains it."""
+    import _common
+    import reprlab.eval.features as feats
+
+    gan_mnist = mods[0]
+    monkeypatch.setenv("REPRLAB_DATA", str(data_dir))
+    for mod in (_common, gan_mnist):
+        monkeypatch.setattr(mod, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(gan_mnist, "SAMPLES", 300)
+    monkeypatch.setattr(gan_mnist, "TRUNCATION_GRID", (0.5, 1.0))
+    monkeypatch.setitem(gan_mnist.G_STEPS, "NS-GAN", 2)
+    monkeypatch.setattr(gan_mnist, "run_jobs", lambda jobs, workers: [gan_mnist.run_job(j) for j in jobs])
+    monkeypatch.setattr(feats, "classifier_features", lambda *a, **k: _PixelFeatures())
+    runs = str(tmp_path / "runs")
+
+    def main(*argv):
+        monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--methods", "NS-GAN", "--workers", "1", "--keep-runs", runs, *argv])
+        gan_mnist.main()
+
+    with pytest.raises(SystemExit, match="--methods 'NS-GAN' --seeds 0 --keep-runs"):
+        main("--seeds", "0", "--truncation")
+    main("--seeds", "0,1", "--points", "1")
+    main("--seeds", "0,1", "--truncation")
+    out = json.loads((tmp_path / "gan_mnist.json").read_text())
+    t = out["truncation"]
+    val = t["validation_rows"]
+    assert {(r["seed"], r["truncation"]) for r in val} == {(s, p) for s in (0, 1) for p in (None, 0.5, 1.0)}
+    balance = {p: np.mean([min(r["precision"], r["recall"]) for r in val if r["truncation"] == p]) for p in (None, 0.5, 1.0)}
+    psi = max(balance, key=balance.get)
+    assert t["chosen"] == {"NS-GAN": psi} and out["headline"]["truncation_psi"] == psi
+    test = [r for r in t["test_rows"] if r["truncation"] == psi]
+    assert len(test) == 2 and out["headline"]["fid_truncated"] == pytest.approx(np.mean([r["fid"] for r in test]))
+    ema = {r["seed"]: r for r in out["rows"] if r["variant"] == "ema"}
+    plain = {r["seed"]: r for r in t["test_rows"] if r["truncation"] is None}
+    assert t["untruncated_equals_headline"] and all(plain[s]["fid"] == pytest.approx(ema[s]["fid"]) for s in (0, 1))
+    assert out["headline"]["best_method"] == "NS-GAN" and "precision_best" in out["headline"]
+    assert set(t["targets"]) == {"fid_truncated", "precision_truncated", "recall_truncated"}
+    assert (tmp_path / "gan_mnist_NS-GAN_truncated.png").stat().st_size > 0
+    main("--seeds", "1", "--points", "1")  # a later headline part keeps the truncation record and its keys
+    again = json.loads((tmp_path / "gan_mnist.json").read_text())
+    assert again["truncation"]["chosen"] == t["chosen"] and again["headline"]["fid_truncated"] == out["headline"]["fid_truncated"]
+
+
 def test_a_table_run_writes_its_settings_beside_the_kept_packing_keys(mods):
     gan_toy = mods[2]
     extra = gan_toy.table_extra({"pacgan_setup": {"lr": 1}}, {"ring8_hq": 0.97, "ring8_wgan_gp_ema_hq_pack1": 0.93},

@@ -132,3 +132,53 @@ def test_a_family_without_samples_keeps_its_eval(runs, capsys):
     assert "mse" in out and not IMAGE_KEYS & set(out) and "n_samples" not in out
     code, _, err = run_cli(capsys, "eval", str(runs / "ae-digits"), "--samples", "200")
     assert code == 2 and "--samples" in error_line(err)
+
+
+# ------------------------------------------------------------------ the truncation trick
+def test_truncated_normal_has_the_truncated_density_and_is_deterministic():
+    """Every coordinate lies in [-ψ, ψ] and follows φ(z)/(2Φ(ψ) − 1) there (a KS test against scipy's
+    truncnorm, an independent implementation); the same generator seed gives the same draws."""
+    from scipy import stats
+
+    from reprlab.models.gan.model import truncated_normal
+
+    psi = 0.7
+    z = truncated_normal(4000, 8, psi, torch.Generator().manual_seed(3))
+    assert z.shape == (4000, 8) and float(z.abs().max()) <= psi
+    assert stats.kstest(z.flatten().numpy(), stats.truncnorm(-psi, psi).cdf).pvalue > 1e-3
+    assert stats.kstest(z.flatten().numpy(), stats.norm.cdf).pvalue < 1e-6  # not the untruncated normal
+    assert torch.equal(z, truncated_normal(4000, 8, psi, torch.Generator().manual_seed(3)))
+    with pytest.raises(reprlab.errors.UsageError, match="> 0"):
+        truncated_normal(2, 2, 0.0)
+
+
+def test_a_gan_samples_decode_the_truncated_noise_and_eval_scores_them(runs, capsys):
+    """``sample(truncation=ψ)`` is G applied to :func:`truncated_normal` of the same generator; ``reprlab
+    eval --truncation`` scores those samples (the library function's numbers) and says which ψ."""
+    from reprlab.models.gan.model import truncated_normal
+
+    model = reprlab.load(runs / "gan-digits")
+    z = truncated_normal(16, model.config.latent_dim, 0.5, torch.Generator().manual_seed(4))
+    x = model.sample(16, torch.Generator().manual_seed(4), truncation=0.5)
+    assert torch.allclose(x, model.decode(z)) and not torch.allclose(x, model.sample(16, torch.Generator().manual_seed(4)))
+    out = _eval(capsys, runs / "gan-digits", "--samples", "200", "--truncation", "0.5")
+    test = load_dataset("digits", split="test")
+    direct = generated_image_quality(model, test.x, classifier_features("digits", log=lambda m: None), 200, truncation=0.5)
+    assert out["truncation"] == 0.5 and {k: out[k] for k in IMAGE_KEYS} == pytest.approx(direct, rel=1e-12)
+    plain = _eval(capsys, runs / "gan-digits", "--samples", "200")
+    assert "truncation" not in plain and plain["fid"] != out["fid"]
+
+
+@pytest.mark.parametrize("run,flag,expect", [("aae-digits", "1.0", "drop --truncation"),
+                                             ("gan-digits", "-1", "must be > 0"),
+                                             ("ae-digits", "1.0", "--truncation")])
+def test_truncation_for_a_model_without_it_or_a_bad_psi_is_one_line_exit_2(runs, capsys, run, flag, expect):
+    code, out, err = run_cli(capsys, "eval", str(runs / run), "--truncation", flag)
+    assert code == 2 and out == "" and expect in error_line(err)
+
+
+def test_sample_writes_a_grid_of_truncated_samples_and_refuses_a_bad_psi(runs, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sample", str(runs / "gan-digits"), "-o", str(tmp_path / "t.png"), "--truncation", "0.8")
+    assert code == 0 and (tmp_path / "t.png").stat().st_size > 0, err
+    code, _, err = run_cli(capsys, "sample", str(runs / "aae-digits"), "-o", str(tmp_path / "a.png"), "--truncation", "0.8")
+    assert code == 2 and "drop --truncation" in error_line(err) and not (tmp_path / "a.png").exists()

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GAN, AAE, Tempered GAN: samples scored (default: as many as the split holds for images "
                         "(FID needs N >= 128, the feature size), 2,500 for the 2-D mixtures)")
     e.add_argument("--seed", type=int, help="GAN, AAE, Tempered GAN: seed of the samples scored (default 0)")
+    e.add_argument("--truncation", type=float, metavar="PSI",
+                   help="GAN, Tempered GAN: score samples of noise truncated to |z_i| <= PSI (the truncation trick)")
     _add_data_args(e)
 
     enc = sub.add_parser("encode", help="write the codes of a data set as .npy (or .npz with labels)")
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="output PNG")
     s.add_argument("-n", type=int, default=64, help="number of samples")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--truncation", type=float, metavar="PSI",
+                   help="GAN, Tempered GAN: noise truncated to |z_i| <= PSI (the truncation trick; fewer odd samples, less variety)")
 
     em = sub.add_parser(
         "embed", help="2-D maps of codes (codes, PCA, MDS, t-SNE) with trustworthiness and k-NN accuracy",

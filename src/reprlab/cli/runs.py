@@ -75,10 +75,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
 def _sample_quality(a: argparse.Namespace, model, data) -> dict:
     """GAN, AAE, Tempered GAN: the sample quality of the run against ``data`` (FID/KID/precision/
     recall, or mode coverage), {} where it has no measure; --samples / --seed only for these runs."""
-    asked = a.samples is not None or a.seed is not None
+    asked = a.samples is not None or a.seed is not None or a.truncation is not None
     if not model.eval_sample_quality:
         if asked:
-            raise UsageError(f"--samples and --seed choose the samples `reprlab eval` scores for gan, aae and tempered-gan "
+            raise UsageError(f"--samples, --seed and --truncation choose the samples `reprlab eval` scores for gan, aae and tempered-gan "
                              f"runs; {a.run} is a run of model {model.name!r}: drop them")
         return {}
     from ..eval.sample_quality import sample_quality, sample_quality_kind
@@ -86,12 +86,12 @@ def _sample_quality(a: argparse.Namespace, model, data) -> dict:
     kind, why = sample_quality_kind(data)
     if kind is None:
         if asked:
-            raise UsageError(f"--samples/--seed: no sample-quality measure for {a.run} on this data: {why}")
+            raise UsageError(f"--samples/--seed/--truncation: no sample-quality measure for {a.run} on this data: {why}")
         log.info(f"sample quality not measured: {why}")
         return {}
     data_dir = a.data_dir or model.run_config.data.data_dir
     return sample_quality(model, data, n_samples=a.samples, seed=0 if a.seed is None else a.seed, data_dir=data_dir,
-                          log=log.info)
+                          log=log.info, truncation=a.truncation)
 
 
 def cmd_encode(a: argparse.Namespace) -> int:
@@ -149,7 +149,10 @@ def cmd_sample(a: argparse.Namespace) -> int:
     model = load(a.run)
     if not model.can_sample:
         model.sample(a.n)  # raises the model's one-line explanation
-    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed)).cpu()
+    from ..eval.sample_quality import sample_kwargs
+
+    kw = sample_kwargs(model, a.truncation)
+    x = model.sample(a.n, generator=torch.Generator().manual_seed(a.seed), **kw).cpu()
     if x.ndim == 2 and x.shape[1] != 2:
         raise UsageError(f"{a.run} generates vectors of size {x.shape[1]}, not images or 2-D points: "
                          "use model.sample() from Python (reprlab.load) to get them")

@@ -37,12 +37,27 @@ KID_SUBSET_SIZE = 1000
 TOY_SAMPLES = 2500
 
 
-def draw_samples(model, n: int, seed: int = 0, chunk: int = SAMPLE_CHUNK) -> Tensor:
+def sample_kwargs(model, truncation: float | None) -> dict:
+    """``{"truncation": ψ}`` for a model whose noise can be truncated, {} for ψ = None; a one-line
+    :class:`UsageError` for any other model, or a ψ that is not > 0."""
+    if truncation is None:
+        return {}
+    if not getattr(model, "supports_truncation", False):
+        raise UsageError(f"truncation draws a GAN's noise from a truncated normal; model "
+                         f"{getattr(model, 'name', type(model).__name__)!r} has no such noise: drop --truncation")
+    if not truncation > 0:
+        raise UsageError(f"the truncation ψ must be > 0 (|z_i| <= ψ; e.g. 1.0), got {truncation}")
+    return {"truncation": float(truncation)}
+
+
+def draw_samples(model, n: int, seed: int = 0, chunk: int = SAMPLE_CHUNK, *, truncation: float | None = None) -> Tensor:
     """``n`` samples of ``model.sample(n, generator)`` on the CPU, ``chunk`` at a time: chunk i comes
-    from ``torch.Generator().manual_seed(100 * seed + i)`` (the scheme of ``benchmarks/gan_mnist.py``)."""
+    from ``torch.Generator().manual_seed(100 * seed + i)`` (the scheme of ``benchmarks/gan_mnist.py``);
+    ``truncation`` = ψ is passed on to a GAN's ``sample`` (the truncation trick)."""
     if n < 1:
         raise UsageError(f"the number of samples must be at least 1, got {n}")
-    return torch.cat([model.sample(min(chunk, n - start), torch.Generator().manual_seed(seed * 100 + i)).cpu()
+    kw = sample_kwargs(model, truncation)
+    return torch.cat([model.sample(min(chunk, n - start), torch.Generator().manual_seed(seed * 100 + i), **kw).cpu()
                       for i, start in enumerate(range(0, n, chunk))])
 
 
@@ -64,13 +79,14 @@ def _feature_dim(features, real: Tensor) -> int:
 
 
 def generated_image_quality(model, real, features, n_samples: int, *, seed: int = 0, kid_subsets: int = KID_SUBSETS,
-                            kid_subset_size: int = KID_SUBSET_SIZE, k: int = 3) -> dict:
+                            kid_subset_size: int = KID_SUBSET_SIZE, k: int = 3, truncation: float | None = None) -> dict:
     """FID, KID (mean, std), precision and recall of ``n_samples`` images of ``model`` (anything
     with ``sample(n, generator)``) against ``real`` images (N, C, H, W) in [0, 1] (or a
     ``TensorData``), in the feature space of ``features`` (see :func:`reprlab.eval.fid.image_quality`).
 
     Samples come from :func:`draw_samples` (seeded by ``seed``) clamped to [0, 1]; KID's subsets
-    are seeded 0 whatever ``seed`` is. ``benchmarks/gan_mnist.py`` and ``benchmarks/tempered_mnist.py``
+    are seeded 0 whatever ``seed`` is; ``truncation`` = ψ samples a GAN's truncated noise
+    (:func:`draw_samples`). ``benchmarks/gan_mnist.py`` and ``benchmarks/tempered_mnist.py``
     score their runs with it. Raises a one-line :class:`UsageError` when ``n_samples`` or the
     number of real images is below the feature dimension (:func:`check_fid_sizes`).
     """
@@ -78,7 +94,7 @@ def generated_image_quality(model, real, features, n_samples: int, *, seed: int 
 
     real = getattr(real, "x", real)
     check_fid_sizes(n_samples, len(real), _feature_dim(features, real))
-    fake = draw_samples(model, n_samples, seed).clamp(0, 1)
+    fake = draw_samples(model, n_samples, seed, truncation=truncation).clamp(0, 1)
     return image_quality(real, fake, features, kid_subsets=kid_subsets, kid_subset_size=min(kid_subset_size, n_samples), k=k)
 
 
@@ -104,7 +120,7 @@ def sample_quality_kind(data) -> tuple[str | None, str]:
 
 
 def sample_quality(model, data, *, n_samples: int | None = None, seed: int = 0, data_dir=None, cache=None,
-                   log: Callable = print) -> dict:
+                   log: Callable = print, truncation: float | None = None) -> dict:
     """The sample quality of ``model`` (anything with ``sample(n, generator)``) against the split ``data``.
 
     * a Gaussian mixture: ``n_samples`` (default 2,500) samples from a generator seeded ``seed``,
@@ -116,11 +132,13 @@ def sample_quality(model, data, *, n_samples: int | None = None, seed: int = 0, 
       training split, seed 0, and cached; ``data_dir`` and ``cache`` are passed on, ``log`` gets its
       one line): ``fid``, ``kid``, ``kid_std``, ``precision``, ``recall`` and ``feature_network``.
 
-    Both carry ``n_samples`` and ``seed``. Other data, or too few samples for FID, raise a one-line
-    :class:`UsageError`.
+    Both carry ``n_samples`` and ``seed`` (and ``truncation`` when ψ is given: a GAN's noise drawn
+    from the normal truncated to ``|z_i| <= ψ``). Other data, too few samples for FID, or a truncation
+    for a model without it raise a one-line :class:`UsageError`.
     """
     from .features import ARCH, CLASSIFIER_DIM, classifier_features
 
+    kw = sample_kwargs(model, truncation)
     kind, what = sample_quality_kind(data)
     if kind is None:
         raise UsageError(f"no sample-quality measure for this data: {what}")
@@ -131,11 +149,11 @@ def sample_quality(model, data, *, n_samples: int | None = None, seed: int = 0, 
         n = TOY_SAMPLES if n_samples is None else int(n_samples)
         if n < 1:
             raise UsageError(f"mode coverage needs at least 1 sample, got --samples {n}")
-        samples = model.sample(n, torch.Generator().manual_seed(seed)).cpu()
+        samples = model.sample(n, torch.Generator().manual_seed(seed), **kw).cpu()
         if samples.ndim != 2 or samples.shape[1] != 2:
             raise UsageError(f"the model makes samples of shape {tuple(samples.shape[1:])}, not 2-D points of {what}")
         cov = mixture_mode_coverage(samples, what)
-        return {"n_samples": n, "seed": seed, "mixture": what, "modes": cov["modes"],
+        return {"n_samples": n, "seed": seed, **kw, "mixture": what, "modes": cov["modes"],
                 "modes_total": len(mixture_centers(what)), "hq": cov["hq"], "kl": cov["kl"],
                 "per_mode_counts": cov["per_mode_counts"]}
     shape = tuple(getattr(model, "input_shape", data.sample_shape))
@@ -145,7 +163,7 @@ def sample_quality(model, data, *, n_samples: int | None = None, seed: int = 0, 
     n = len(data) if n_samples is None else int(n_samples)
     check_fid_sizes(n, len(data), CLASSIFIER_DIM, f"feature dimensions (the {data.name} classifier's features)")
     features = classifier_features(data.name, data_dir=data_dir, cache=cache, log=log)
-    q = generated_image_quality(model, data.x, features, n, seed=seed)
+    q = generated_image_quality(model, data.x, features, n, seed=seed, truncation=truncation)
     network = {"name": f"classifier {ARCH}", "data": data.name, "seed": features.meta.get("seed", 0),
                "dim": _feature_dim(features, data.x), "test_accuracy": features.test_accuracy}
-    return {"n_samples": n, "seed": seed, "feature_network": network, **q}
+    return {"n_samples": n, "seed": seed, **kw, "feature_network": network, **q}

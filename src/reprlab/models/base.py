@@ -83,6 +83,8 @@ class ReprModel(nn.Module):
     #: classifier FID/KID/precision/recall on images, mode coverage on the 2-D mixtures): the
     #: families judged by their samples (GAN, AAE, Tempered GAN)
     eval_sample_quality: ClassVar[bool] = False
+    #: ``sample(n, generator, truncation=ψ)`` draws its noise from a truncated normal (GAN)
+    supports_truncation: ClassVar[bool] = False
 
     def __init__(self, config, input_shape: tuple[int, ...]):
         super().__init__()

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ...config import option
 from ...data.base import Batch, TensorData
-from ...errors import ConfigError
+from ...errors import ConfigError, UsageError
 from ...nets import decoder, encoder, normal_init
 from ..base import ReprModel, Update
 from ..registry import register_model
@@ -74,6 +74,22 @@ class GANConfig(AdversaryConfig):
                               "set model.pack=1 or model.info_categories=0")
 
 
+def truncated_normal(n: int, dim: int, psi: float, generator: torch.Generator | None = None) -> Tensor:
+    r"""n draws of z ~ N(0, I_dim) truncated to :math:`|z_i| \le \psi` (the truncation trick, Brock et
+    al. 2019, §3.1): every coordinate outside :math:`[-\psi, \psi]` is drawn again until it falls
+    inside, so each :math:`z_i` has the density :math:`\phi(z_i) / (2\Phi(\psi) - 1)` on
+    :math:`[-\psi, \psi]`. Smaller ψ trades diversity (recall) for typical samples (precision).
+    Deterministic given ``generator``: ``(n, dim)``."""
+    if not psi > 0:
+        raise UsageError(f"the truncation ψ must be > 0 (|z_i| <= ψ; e.g. 1.0), got {psi}")
+    z = torch.randn(n, dim, generator=generator)
+    out = z.abs() > psi
+    while out.any():
+        z[out] = torch.randn(int(out.sum()), generator=generator)
+        out = z.abs() > psi
+    return z
+
+
 @register_model("gan", "generative adversarial network: minimax / ns / logratio / WGAN / WGAN-GP, R1 / R2 / Roth, EMA")
 class GAN(ReprModel):
     """``sample(n)`` draws G(z), z ~ N(0, I) (from the EMA generator when ``ema`` > 0); with
@@ -83,6 +99,7 @@ class GAN(ReprModel):
     Config = GANConfig
     monitor = "val/discriminator/loss"
     eval_sample_quality = True  # `reprlab eval` prints FID/KID/precision/recall or mode coverage
+    supports_truncation = True  # sample(..., truncation=ψ): z from a truncated normal
 
     def __init__(self, config: GANConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
@@ -235,12 +252,18 @@ class GAN(ReprModel):
 
     # -------------------------------------------------------------- use
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, *, ema: bool = True) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None, *, ema: bool = True,
+               truncation: float | None = None) -> Tensor:
         """n samples G(z), z ~ N(0, I) (the EMA generator when ``ema`` > 0 and the argument ``ema``
-        is true; G itself otherwise): ``(n, *input_shape)``. Under InfoGAN each sample's category
-        c ~ Cat(K) is drawn after the noise, from the same ``generator``."""
+        is true; G itself otherwise): ``(n, *input_shape)``. ``truncation`` = ψ draws z from the
+        normal truncated to ``|z_i| <= ψ`` instead (:func:`truncated_normal`; None: no truncation).
+        Under InfoGAN each sample's category c ~ Cat(K) is drawn after the noise, from the same
+        ``generator``."""
         p = next(self.parameters())
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        if truncation is None:
+            z = torch.randn(n, self.config.latent_dim, generator=generator)
+        else:
+            z = truncated_normal(n, self.config.latent_dim, truncation, generator)
         if self.config.info_categories:
             z = self.with_code(z, torch.randint(self.config.info_categories, (n,), generator=generator))
         return self.decode(z.to(p.device, p.dtype), ema=ema)
