@@ -214,6 +214,15 @@ def train_gan(name: str, g_steps: int, seed: int, run_root: Path, model: str = "
     return trained.eval(), result.wall_s, run_dir, False
 
 
+def feature_network(features) -> str:
+    """The scoring network's name: its architecture version and the start of its weights' checksum
+    (``cnn-v2 6ea6d39943fc``). Rows scored by different networks are not compared: the headline
+    reads the rows of the network of the part that writes it."""
+    from reprlab.eval.features import ARCH
+
+    return f"{ARCH} {str(getattr(features, 'meta', {}).get('sha256', '?'))[:12]}"
+
+
 def score(model, real, features, n: int, seed: int) -> dict:
     """FID, KID, precision, recall of ``n`` samples (chunks of 1,000 seeded 100·seed + i, clamped to
     [0, 1]) against ``real``; KID over 50 subsets of min(1,000, n): the library's
@@ -270,6 +279,7 @@ def run_job(job: dict) -> dict:
                      "train_cpu_minutes": None if reused else cpu / 60,  # a reused run's CPU time was not recorded
                      **{k: final[k] for k in ("fid", "kid", "kid_std", "precision", "recall")},
                      "curve": [{k: c[k] for k in ("g_step", "fid", "kid", "precision", "recall")} for c in mine],
+                     "feature_network": feature_network(features),
                      **({"extra": job["extra"]} if job.get("extra") else {}),
                      **({"label": job["label"]} if job.get("label") else {})})
     grid = model.sample(64, torch.Generator().manual_seed(0))
@@ -411,6 +421,7 @@ def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None,
                                        "precision_truncated": TARGETS["precision_best"],
                                        "recall_truncated": TARGETS["recall_best"]})
     return {"headline": headline, "targets": targets, "chosen": chosen, "grid": list(grid), "seeds": list(seeds), "samples": n,
+            "feature_network": feature_network(features),
             "criterion": TRUNCATION_CRITERION + " (5,000 MNIST training images, seed 1; the test half chose nothing)",
             "sampler": "the EMA generator at the end of the headline runs, z ~ N(0, I) truncated to |z_i| <= ψ "
                        "(coordinates outside drawn again), samples seeded as the headline's",
@@ -519,19 +530,28 @@ def main() -> None:
             save_image_grid(res["grid"], RESULTS_DIR / f"gan_mnist_{slug(job['method'])}.png")
     path = RESULTS_DIR / "gan_mnist.json"
     with results_lock("gan_mnist"):
-        rows, old = merge_rows(path, new, lambda r: (r["method"], r["seed"], r["g_steps"], r["variant"]))
-        by_method = {}
+        key = lambda r: (r["method"], r["seed"], r["g_steps"], r["variant"])  # noqa: E731
+        before = {key(r): r for r in json.loads(path.read_text())["rows"]} if path.is_file() else {}
+        for r in new:  # a reused run's CPU time is the one its training row recorded
+            if r["train_cpu_minutes"] is None and before.get(key(r), {}).get("train_cpu_minutes") is not None:
+                r["train_cpu_minutes"] = before[key(r)]["train_cpu_minutes"]
+        rows, old = merge_rows(path, new, key)
+        scorer = feature_network(features)
+        by_method, elsewhere = {}, {}
         for m in METHODS:
             mine = [r for r in rows if r["method"] == m and r["variant"] == "ema"]
-            if mine:
-                by_method[m] = headline_group(mine)
+            if [r for r in mine if r.get("feature_network") == scorer]:
+                by_method[m] = headline_group([r for r in mine if r.get("feature_network") == scorer])
+            elif mine:  # scored by another network only (an earlier cache): shown, not compared
+                elsewhere[m] = headline_group(mine)
         means = {m: {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")}
                  for m, rs in by_method.items()}
         best = min(means, key=lambda m: means[m]["fid"])
+        trunc = old.get("truncation", {}) if old.get("truncation", {}).get("feature_network") == scorer else {}
         headline = {"fid_classifier_best": means[best]["fid"], "precision_best": means[best]["precision"],
                     "recall_best": means[best]["recall"], "kid_classifier_best": means[best]["kid"],
                     "best_method": best, "seeds": len(by_method[best]), "real_vs_real_fid": floor["fid"],
-                    **old.get("truncation", {}).get("headline", {})}
+                    **trunc.get("headline", {})}
         from _common import check_targets
 
         targets = check_targets(headline, TARGETS)
@@ -544,12 +564,20 @@ def main() -> None:
                                "g_steps": by_method[m][0]["g_steps"]} for m in means},
             "best_method": best, "classifier_test_accuracy": features.test_accuracy, "recipe_choice": RECIPE_CHOICE,
             "validation_rows": old.get("validation_rows", []),
-            **({"truncation": old["truncation"]} if "truncation" in old else {}),
+            **({"truncation": trunc} if trunc else {}),
+            "feature_network": scorer,
+            "per_method_other_networks": {m: {**{k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")},
+                                              "seeds": sorted(r["seed"] for r in rs), "g_steps": rs[0]["g_steps"],
+                                              "feature_network": sorted({r.get("feature_network", "cnn-v1") for r in rs})}
+                                          for m, rs in elsewhere.items()},
             "settings": {"common": COMMON, "methods": METHODS, "g_steps": G_STEPS, "samples": n, "kid": "50 subsets of 1,000",
                          "precision_recall_k": 3, "points": a.points},
             "protocol": "headline: the EMA generator (fixed before the runs; the raw rows are its ablation); the method "
                         "with the lowest mean final FID, chosen on the scored test half (no hyperparameter was "
-                        "chosen on it: the settings are the papers' and G_STEPS the CPU budget)",
+                        "chosen on it: the settings are the papers' and G_STEPS the CPU budget), among the methods "
+                        "whose rows the scoring network of this part (feature_network) scored; rows without that "
+                        "network were scored by a cnn-v1 cache, whose initial weights were not seeded (each "
+                        "session's cache a different network): per_method_other_networks, not compared",
             "note": "classifier FID/KID: features of reprlab's cached MNIST classifier, not Inception; not comparable "
                     "to published FIDs",
         })

@@ -253,6 +253,20 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
     assert deep["model"]["channels"] == [32, 64, 128] and deep["model"]["d_fc"] == [1024]
     deeper = yaml.safe_load((tmp_path / "runs" / "gan-NS-GAN-R1-2FC-D-3blocks-seed0" / "config.yaml").read_text())
     assert deeper["model"]["channels"] == [32, 64, 128] and deeper["model"]["d_fc"] == [1024, 1024]
+    # rows scored by another feature network (an older cache) are kept and shown, never compared: even a
+    # FID of 0 there does not make that method the best
+    assert {r["feature_network"] for r in out["rows"]} == {out["feature_network"]}
+    for r in out["rows"]:
+        if r["method"] == "WGAN-GP":
+            r.update(feature_network="cnn-v1 old", fid=0.0)
+    (tmp_path / "gan_mnist.json").write_text(json.dumps(out))
+    monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--methods", "NS-GAN", "--seeds", "0", "--g-steps", "2",
+                                      "--points", "1", "--workers", "1", "--keep-runs", str(tmp_path / "runs")])
+    gan_mnist.main()
+    again = json.loads((tmp_path / "gan_mnist.json").read_text())
+    assert again["best_method"] != "WGAN-GP" and "WGAN-GP" not in again["per_method"]
+    assert again["per_method_other_networks"]["WGAN-GP"]["feature_network"] == ["cnn-v1 old"]
+    assert len([r for r in again["rows"] if r["method"] == "WGAN-GP"]) == 2
 
 
 def test_the_curves_name_the_step_count_only_of_a_method_run_at_two(mods):

@@ -44,6 +44,21 @@ def test_second_call_loads_without_training(digits_cache, monkeypatch):
     assert f.shape == (5, 128) and (f >= 0).all()  # post-ReLU penultimate layer
 
 
+def test_the_same_seed_trains_the_same_network_whatever_the_random_state_and_thread_count(digits_cache, tmp_path):
+    """The cache key promises one network per (data, arch, seed): a second training in another cache,
+    from another process random state and with two threads, writes the same weights (the same
+    checksum); another seed writes other weights."""
+    torch.manual_seed(12345)
+    torch.set_num_threads(2)
+    classifier_features("digits", cache=tmp_path / "again", log=lambda m: None)
+    torch.set_num_threads(1)
+    first = json.loads(next((digits_cache / "features").glob("digits-*seed0.json")).read_text())
+    again = json.loads(next((tmp_path / "again" / "features").glob("digits-*seed0.json")).read_text())
+    assert again["sha256"] == first["sha256"] and torch.get_num_threads() == 1
+    other = classifier_features("digits", cache=tmp_path / "other", seed=1, log=lambda m: None)
+    assert other.meta["sha256"] != first["sha256"]
+
+
 def test_corrupt_cache_is_refused_or_retrained(digits_cache, tmp_path):
     import shutil
 

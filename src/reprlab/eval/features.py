@@ -31,8 +31,11 @@ from ..errors import CheckpointError, UsageError
 from ..files import ensure_dir, write_json
 from ..models.base import ReprModel
 
-#: Version of the classifier's architecture and recipe; part of the cache key.
-ARCH = "cnn-v1"
+#: Version of the classifier's architecture and recipe; part of the cache key. v2: the initial
+#: weights come from the seed and training runs on one thread (v1 drew its initial weights from the
+#: process's random state, so each cache held a different network: classifier FIDs of v1 caches
+#: differ by the network as well as by the samples).
+ARCH = "cnn-v2"
 #: Environment variable naming the cache folder.
 CACHE_ENV = "REPRLAB_CACHE"
 #: Training epochs per data set (others: DEFAULT_EPOCHS).
@@ -163,9 +166,16 @@ def _train_and_cache(data_name: str, data_dir, seed: int, weights: Path, info_pa
         raise UsageError(f"classifier features need a labelled image data set; {data_name!r} is not one")
     epochs = EPOCHS.get(data_name, DEFAULT_EPOCHS)
     log(f"training the {ARCH} feature classifier on {data_name} ({len(train)} images, {epochs} epochs, seed {seed})")
-    net = FeatureClassifier(train.sample_shape, train.num_classes)
+    with torch.random.fork_rng(devices=[]):  # the initial weights from the seed too: the same seed, the same network
+        torch.manual_seed(seed)
+        net = FeatureClassifier(train.sample_shape, train.num_classes)
     start = time.perf_counter()
-    _train_classifier(net, train, epochs, seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: sums in one order, so the same network on any core count
+    try:
+        _train_classifier(net, train, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
     seconds = time.perf_counter() - start
     net.test_accuracy = _accuracy(net, test)
     ensure_dir(weights.parent)
