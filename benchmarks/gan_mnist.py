@@ -428,6 +428,35 @@ def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None,
             "validation_rows": val_rows, "test_rows": test_rows, "per_method": means, "command": command_line()}
 
 
+def network_spread(method: str, seeds: list[int], root: Path, networks=(0, 1, 2, 3, 4), n: int | None = None) -> dict:
+    """How much the scoring network moves the numbers: the final EMA generators of kept headline runs
+    scored on the test half by the classifiers of several training seeds (``networks``; seed 0 is the
+    headline's), as a cnn-v1 cache differed from session to session. Returns the JSON's
+    ``feature_network_spread``: rows per (run seed, network seed) and, per run, the range over networks."""
+    from reprlab.eval.features import classifier_features
+    from reprlab.eval.sample_quality import generated_image_quality
+
+    n = SAMPLES if n is None else n
+    test = real_halves(n)[0]
+    keys = ("fid", "kid", "precision", "recall")
+    models = {s: kept_run(root, method, s) for s in seeds}
+    rows = []
+    for net_seed in networks:
+        features = classifier_features("mnist", data_dir=str(data_dir()), seed=net_seed)
+        for s, model in models.items():
+            q = generated_image_quality(model, test, features, n, seed=s)
+            rows.append({"seed": s, "network_seed": net_seed, "feature_network": feature_network(features),
+                         "classifier_test_accuracy": features.test_accuracy, **{k: q[k] for k in keys}})
+            print(f"run seed {s}, network seed {net_seed}: FID {q['fid']:.2f} precision {q['precision']:.3f} "
+                  f"recall {q['recall']:.3f}", flush=True)
+    spread = {s: {k: [min(r[k] for r in rows if r["seed"] == s), max(r[k] for r in rows if r["seed"] == s)] for k in keys}
+              for s in seeds}
+    return {"method": method, "networks": list(networks), "rows": rows, "range_per_run": spread,
+            "note": "the same generators scored by the MNIST classifier trained from seeds " + ", ".join(map(str, networks))
+                    + ": how far rows scored by different networks (cnn-v1 caches) can be compared",
+            "command": command_line()}
+
+
 def trunc_grid(record: dict, root: Path) -> None:
     """The sample grid of the best method's seed-0 run at its chosen ψ (the grid's seed 0, as the
     headline grids): ``gan_mnist_<method>_truncated.png``."""
@@ -459,6 +488,9 @@ def main() -> None:
     p.add_argument("--truncation", action="store_true",
                    help="score the final EMA generators of kept headline runs (--keep-runs) with truncated noise: ψ in "
                         "TRUNCATION_GRID chosen on validation images, then scored on the test half; merged into the JSON")
+    p.add_argument("--network-spread", action="store_true",
+                   help="score the final EMA generators of kept headline runs (--keep-runs) by classifiers of 5 training "
+                        "seeds: how much the scoring network moves FID / precision / recall; merged into the JSON")
     p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
@@ -476,6 +508,12 @@ def main() -> None:
         raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
     if a.validation and (not a.label or min(seeds) < 100):
         raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    if a.network_spread:
+        if not a.keep_runs or len(methods) != 1:
+            raise SystemExit("--network-spread scores the kept runs of one method: pass --methods M --keep-runs DIR")
+        spread = network_spread(methods[0], seeds, Path(a.keep_runs))
+        print(f"merged the network spread into {merge_keys('gan_mnist', {'feature_network_spread': spread})}")
+        return
     if a.truncation:
         if not a.keep_runs:
             raise SystemExit("--truncation scores kept runs: pass --keep-runs DIR (the folder of the headline runs)")
@@ -565,6 +603,7 @@ def main() -> None:
             "best_method": best, "classifier_test_accuracy": features.test_accuracy, "recipe_choice": RECIPE_CHOICE,
             "validation_rows": old.get("validation_rows", []),
             **({"truncation": trunc} if trunc else {}),
+            **({"feature_network_spread": old["feature_network_spread"]} if "feature_network_spread" in old else {}),
             "feature_network": scorer,
             "per_method_other_networks": {m: {**{k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")},
                                               "seeds": sorted(r["seed"] for r in rs), "g_steps": rs[0]["g_steps"],

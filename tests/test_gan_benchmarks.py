@@ -207,8 +207,8 @@ class _PixelFeatures:
 
     test_accuracy = 0.5
 
-    def __init__(self):
-        self.w = torch.randn(28 * 28, 16, generator=torch.Generator().manual_seed(0))
+    def __init__(self, seed=0):
+        self.w = torch.randn(28 * 28, 16, generator=torch.Generator().manual_seed(seed))
 
     def features(self, x):
         return x.flatten(1) @ self.w
@@ -319,9 +319,17 @@ def test_gan_mnist_truncation_part_chooses_psi_on_validation_and_keeps_the_headl
     assert out["headline"]["best_method"] == "NS-GAN" and "precision_best" in out["headline"]
     assert set(t["targets"]) == {"fid_truncated", "precision_truncated", "recall_truncated"}
     assert (tmp_path / "gan_mnist_NS-GAN_truncated.png").stat().st_size > 0
-    main("--seeds", "1", "--points", "1")  # a later headline part keeps the truncation record and its keys
+    seen = []
+    monkeypatch.setattr(feats, "classifier_features", lambda *a, seed=0, **k: seen.append(seed) or _PixelFeatures(seed))
+    main("--seeds", "0,1", "--network-spread")
+    spread = json.loads((tmp_path / "gan_mnist.json").read_text())["feature_network_spread"]
+    assert seen[-5:] == [0, 1, 2, 3, 4] and len(spread["rows"]) == 10 and spread["method"] == "NS-GAN"
+    fids = [r["fid"] for r in spread["rows"] if r["seed"] == 1]
+    assert spread["range_per_run"]["1"]["fid"] == [min(fids), max(fids)] and min(fids) < max(fids)
+    main("--seeds", "1", "--points", "1")  # a later headline part keeps the truncation and spread records
     again = json.loads((tmp_path / "gan_mnist.json").read_text())
     assert again["truncation"]["chosen"] == t["chosen"] and again["headline"]["fid_truncated"] == out["headline"]["fid_truncated"]
+    assert again["feature_network_spread"] == spread
 
 
 def test_a_table_run_writes_its_settings_beside_the_kept_packing_keys(mods):
