@@ -1,6 +1,6 @@
 """GANs on MNIST, scored offline against the step: classifier FID, KID, precision and recall.
 
-Four GANs with DCGAN-style networks (``reprlab train gan``: G = linear -> 64x7x7 ->
+GANs with DCGAN-style networks (``reprlab train gan``: G = linear -> 64x7x7 ->
 deconv 32 -> deconv 1, BatchNorm, sigmoid; D = conv 32 -> conv 64 -> linear, leaky ReLU), z ~ N(0, I_64),
 batch 64, Adam(2e-4), an exponential moving average of G's weights (decay 0.999, Yazıcı et al. 2019):
 
@@ -9,7 +9,15 @@ batch 64, Adam(2e-4), an exponential moving average of G's weights (decay 0.999,
 - WGAN-GP (Gulrajani et al. 2017), 5 critic steps per generator step, λ = 10, β = (0.5, 0.9);
 - NS-GAN + R1 + FC-D: NS-GAN + R1 whose D has a fully connected hidden layer of 1,024 units on top of
   its convs (``model.d_fc``, InfoGAN's MNIST discriminator), chosen on validation data
-  (``validation_rows`` "fc1024-d"): the other three share D's linear read-out of the conv features.
+  (``validation_rows`` "fc1024-d"): the other three share D's linear read-out of the conv features;
+- NS-GAN + R1 + FC-D + 3 blocks: the same with a third conv block in both nets (32/64/128 channels);
+- NS-GAN + R1 + 2FC-D + 3 blocks: the same with a second layer of 1,024 in D (each chosen on
+  validation data, ``validation_rows`` "fc1024-d-3blocks", "fc1024x2-d-3blocks").
+
+Every row names the network that scored it (``feature_network``): the headline compares only the
+rows of the network of the part that writes it; rows of other networks (cnn-v1 caches, whose
+initial weights were not seeded) are kept under ``per_method_other_networks``. ``--network-spread``
+scores kept runs by the classifiers of five seeds: how far such rows compare.
 
 **Equal CPU budgets**, not equal steps: each run gets the generator steps that fit in at most about 25
 CPU-minutes on one thread of this machine (``G_STEPS``: a WGAN-GP generator step costs four NS-GAN
@@ -306,13 +314,20 @@ def headline_group(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["g_steps"] == chosen]
 
 
-def curve_label(rows: list[dict]):
-    """The curves' legend label of a row: its method, and its step count where the method has rows
-    of more than one (a 8,000-step probe beside the 10,000-step runs gets its own colour)."""
+def curve_label(rows: list[dict], scorer: str | None = None):
+    """The curves' legend label of a row: its method, its step count where the method has rows of more
+    than one (a 8,000-step probe beside the 10,000-step runs gets its own colour), and "cnn-v1" where
+    another network than ``scorer`` scored it (an earlier, unseeded classifier)."""
     counts = {}
     for r in rows:
         counts.setdefault(r["method"], set()).add(r["g_steps"])
-    return lambda r: r["method"] + (f" ({r['g_steps']:,} steps)" if len(counts[r["method"]]) > 1 else "")
+
+    def label(r):
+        other = scorer is not None and r.get("feature_network") != scorer
+        return (r["method"] + (f" ({r['g_steps']:,} steps)" if len(counts[r["method"]]) > 1 else "")
+                + (f" [{r.get('feature_network', 'cnn-v1').split()[0]}]" if other else ""))
+
+    return label
 
 
 def curves_figure(rows: list[dict], path: Path, label) -> None:
@@ -325,7 +340,7 @@ def curves_figure(rows: list[dict], path: Path, label) -> None:
 
     labels = sorted({label(r) for r in rows})
     colours = {lab: f"C{i}" for i, lab in enumerate(labels)}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2 + 0.16 * (len(labels) * 2 // 3 + 1)))
     for ax, metric in zip(axes, ("fid", "precision", "recall")):
         for r in rows:
             xs = [c["g_step"] for c in r["curve"]]
@@ -337,8 +352,9 @@ def curves_figure(rows: list[dict], path: Path, label) -> None:
         if metric == "fid":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.03 * (len(names) // 3 + 1), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -593,7 +609,7 @@ def main() -> None:
         from _common import check_targets
 
         targets = check_targets(headline, TARGETS)
-        curves_figure(rows, RESULTS_DIR / "gan_mnist_curves.png", curve_label(rows))
+        curves_figure(rows, RESULTS_DIR / "gan_mnist_curves.png", curve_label(rows, scorer))
         print(headline)
         floor_row = {"method": "real vs real (test halves)", "samples": n, **floor}
         write_result("gan_mnist", headline, rows, command_line(), {

@@ -274,6 +274,9 @@ def test_the_curves_name_the_step_count_only_of_a_method_run_at_two(mods):
                                  {"method": "B", "g_steps": 10000}])
     assert label({"method": "A", "g_steps": 8000}) == "A (8,000 steps)" and label({"method": "A", "g_steps": 10000}) == "A (10,000 steps)"
     assert label({"method": "B", "g_steps": 10000}) == "B"
+    scored = mods[0].curve_label([{"method": "B", "g_steps": 1}], scorer="cnn-v2 abc")
+    assert scored({"method": "B", "g_steps": 1, "feature_network": "cnn-v2 abc"}) == "B"
+    assert scored({"method": "B", "g_steps": 1}) == "B [cnn-v1]"
 
 
 def test_gan_mnist_truncation_part_chooses_psi_on_validation_and_keeps_the_headline(mods, data_dir, tmp_path, monkeypatch):
