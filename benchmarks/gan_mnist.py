@@ -440,7 +440,7 @@ def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None,
             "feature_network": feature_network(features),
             "criterion": TRUNCATION_CRITERION + " (5,000 MNIST training images, seed 1; the test half chose nothing)",
             "sampler": "the EMA generator at the end of the headline runs, z ~ N(0, I) truncated to |z_i| <= ψ "
-                       "(coordinates outside drawn again), samples seeded as the headline's",
+                       "(drawn by inverting its CDF), samples seeded as the headline's",
             "validation_rows": val_rows, "test_rows": test_rows, "per_method": means, "command": command_line()}
 
 

@@ -150,6 +150,11 @@ def test_truncated_normal_has_the_truncated_density_and_is_deterministic():
     assert torch.equal(z, truncated_normal(4000, 8, psi, torch.Generator().manual_seed(3)))
     with pytest.raises(reprlab.errors.UsageError, match="> 0"):
         truncated_normal(2, 2, 0.0)
+    # a tiny ψ is one draw, not a search; a huge ψ is the plain normal
+    tiny = truncated_normal(1000, 4, 1e-6, torch.Generator().manual_seed(0))
+    assert float(tiny.abs().max()) <= 1e-6 and float(tiny.std()) > 3e-7
+    wide = truncated_normal(4000, 8, 1e6, torch.Generator().manual_seed(1)).flatten().numpy()
+    assert stats.kstest(wide, stats.norm.cdf).pvalue > 1e-3
 
 
 def test_a_gan_samples_decode_the_truncated_noise_and_eval_scores_them(runs, capsys):
