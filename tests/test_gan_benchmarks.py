@@ -228,7 +228,7 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
     monkeypatch.setattr(gan_mnist, "SAMPLES", 300)
     monkeypatch.setattr(gan_mnist, "run_jobs", lambda jobs, workers: [gan_mnist.run_job(j) for j in jobs])
     monkeypatch.setattr(feats, "classifier_features", lambda *a, **k: _PixelFeatures())
-    for methods in ("NS-GAN,NS-GAN+R1", "WGAN-GP,NS-GAN+R1+FC-D,NS-GAN+R1+FC-D+3blocks,NS-GAN+R1+2FC-D+3blocks"):
+    for methods in ("NS-GAN,NS-GAN+R1", "WGAN-GP,NS-GAN+R1+FC-D,NS-GAN+R1+FC-D+3blocks,NS-GAN+R1+2FC-D+3blocks,NS-GAN+R1+2FC-D+3blocks+MeschederAdam"):
         monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--methods", methods, "--seeds", "0", "--g-steps", "2",
                                           "--points", "1", "--workers", "1", "--keep-runs", str(tmp_path / "runs")])
         gan_mnist.main()
