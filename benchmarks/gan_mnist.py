@@ -144,6 +144,13 @@ RECIPE_CHOICE = {
         "CPU-minutes; fc1024-d-3blocks-lrd4e-4 (D's learning rate 4e-4, TTUR): 20.0 / 0.675 / 0.795 (EMA 21.7 / 0.678 / "
         "0.778), against 22.8 / 0.659 / 0.749 (EMA 19.3 / 0.675 / 0.775) for fc1024-d-3blocks; the second layer is the "
         "next candidate, the seeds' spread at 6,000 steps (FID 18-29 in the headline runs) is as large as these gaps",
+    "the scoring network (cnn-v1 -> cnn-v2)": "the rows above were scored by cnn-v1 caches (initial weights not seeded, "
+        "another network each session); the rows below carry feature_network (cnn-v2, seeded) and compare only with each other",
+    "Adam's betas of R1's paper (NS-GAN + R1 + 2FC-D + 3 blocks + Mescheder Adam)": "validation_rows "
+        "2fc-d-3blocks-betas0-099 (β = (0, 0.99), Mescheder et al. 2018's GAN_stability) against 2fc-d-3blocks-betas05-0999 "
+        "(β = (0.5, 0.999), the 6,000-step checkpoint of a longer run of the same seed), seed 100, 6,000 steps, training "
+        "images, EMA: FID 9.8 against 18.2, precision 0.777 against 0.697, recall 0.784 against 0.796 (G itself 16.0 / "
+        "0.774 / 0.783 against 22.2 / 0.702 / 0.788); kept: run as a headline method",
 }
 SAMPLES = 5000
 TARGETS = {"fid_classifier_best": ("<=", 10.0), "precision_best": (">=", 0.80), "recall_best": (">=", 0.80)}
