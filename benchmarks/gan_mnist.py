@@ -11,8 +11,10 @@ batch 64, Adam(2e-4), an exponential moving average of G's weights (decay 0.999,
   its convs (``model.d_fc``, InfoGAN's MNIST discriminator), chosen on validation data
   (``validation_rows`` "fc1024-d"): the other three share D's linear read-out of the conv features;
 - NS-GAN + R1 + FC-D + 3 blocks: the same with a third conv block in both nets (32/64/128 channels);
-- NS-GAN + R1 + 2FC-D + 3 blocks: the same with a second layer of 1,024 in D (each chosen on
-  validation data, ``validation_rows`` "fc1024-d-3blocks", "fc1024x2-d-3blocks").
+- NS-GAN + R1 + 2FC-D + 3 blocks: the same with a second layer of 1,024 in D;
+- NS-GAN + R1 + 2FC-D + 3 blocks + Mescheder Adam: the same with Adam's betas of R1's paper,
+  β = (0, 0.99) (each chosen on validation data, ``validation_rows`` "fc1024-d-3blocks",
+  "fc1024x2-d-3blocks", "2fc-d-3blocks-betas0-099").
 
 Every row names the network that scored it (``feature_network``): the headline compares only the
 rows of the network of the part that writes it; rows of other networks (cnn-v1 caches, whose
