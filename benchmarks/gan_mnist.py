@@ -246,13 +246,26 @@ def feature_network(features) -> str:
     return f"{ARCH} {str(getattr(features, 'meta', {}).get('sha256', '?'))[:12]}"
 
 
-def score(model, real, features, n: int, seed: int) -> dict:
+def score(model, real, features, n: int, seed: int, truncation: float | None = None) -> dict:
     """FID, KID, precision, recall of ``n`` samples (chunks of 1,000 seeded 100·seed + i, clamped to
-    [0, 1]) against ``real``; KID over 50 subsets of min(1,000, n): the library's
-    :func:`reprlab.eval.sample_quality.generated_image_quality`, which ``reprlab eval`` uses too."""
+    [0, 1]; noise truncated to |z_i| <= ``truncation`` when given) against ``real``; KID over 50
+    subsets of min(1,000, n): the library's :func:`reprlab.eval.sample_quality.generated_image_quality`,
+    which ``reprlab eval`` uses too."""
     from reprlab.eval.sample_quality import generated_image_quality
 
-    return generated_image_quality(model, real, features, n, seed=seed, kid_subsets=50, kid_subset_size=1000)
+    return generated_image_quality(model, real, features, n, seed=seed, kid_subsets=50, kid_subset_size=1000,
+                                   truncation=truncation)
+
+
+#: the measures a truncation or network-spread row keeps
+QUALITY_KEYS = ("fid", "kid", "precision", "recall")
+
+
+def quality_row(model, real, features, n: int, sample_seed: int, truncation: float | None = None, /, **fields) -> dict:
+    """``fields`` and :data:`QUALITY_KEYS` of :func:`score`'s measures of ``model`` (samples seeded
+    ``sample_seed``)."""
+    q = score(model, real, features, n, sample_seed, truncation)
+    return {**fields, **{k: q[k] for k in QUALITY_KEYS}}
 
 
 def score_checkpoints(run_dir: Path, n_critic: int, real, features, n: int, seed: int) -> list[dict]:
@@ -417,19 +430,17 @@ def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None,
     the headline uses (the untruncated test rows repeat the headline's numbers: a check). Returns the
     JSON's ``truncation`` record (its ``headline`` for the method with the lowest truncated test FID)."""
     from reprlab.eval.features import classifier_features
-    from reprlab.eval.sample_quality import generated_image_quality
 
     grid, n = tuple(TRUNCATION_GRID if grid is None else grid), SAMPLES if n is None else n
     features = classifier_features("mnist", data_dir=str(data_dir()))
     val, test = validation_images(n), real_halves(n)[0]
-    keys = ("fid", "kid", "precision", "recall")
     val_rows, test_rows, chosen = [], [], {}
     for m in methods:
         models = {s: kept_run(root, m, s) for s in seeds}
         for s, model in models.items():
             for psi in (None, *grid):
-                q = generated_image_quality(model, val, features, n, seed=s, truncation=psi)
-                val_rows.append({"method": m, "seed": s, "truncation": psi, **{k: q[k] for k in keys}})
+                q = quality_row(model, val, features, n, s, psi, method=m, seed=s, truncation=psi)
+                val_rows.append(q)
                 print(f"{m} seed {s} ψ={psi}: validation FID {q['fid']:.2f} precision {q['precision']:.3f} "
                       f"recall {q['recall']:.3f}", flush=True)
         mine = [r for r in val_rows if r["method"] == m]
@@ -438,10 +449,9 @@ def truncation_part(methods: list[str], seeds: list[int], root: Path, grid=None,
         chosen[m] = max(balance, key=lambda psi: balance[psi])
         for s, model in models.items():
             for psi in dict.fromkeys((None, chosen[m])):
-                q = generated_image_quality(model, test, features, n, seed=s, truncation=psi)
-                test_rows.append({"method": m, "seed": s, "truncation": psi, **{k: q[k] for k in keys}})
+                test_rows.append(quality_row(model, test, features, n, s, psi, method=m, seed=s, truncation=psi))
     means = {m: {k: statistics.fmean(r[k] for r in test_rows if r["method"] == m and r["truncation"] == chosen[m])
-                 for k in keys} for m in methods}
+                 for k in QUALITY_KEYS} for m in methods}
     best = min(means, key=lambda m: means[m]["fid"])
     headline = {"truncation_method": best, "truncation_psi": chosen[best], "fid_truncated": means[best]["fid"],
                 "precision_truncated": means[best]["precision"], "recall_truncated": means[best]["recall"],
@@ -465,27 +475,35 @@ def network_spread(method: str, seeds: list[int], root: Path, networks=(0, 1, 2,
     headline's), as a cnn-v1 cache differed from session to session. Returns the JSON's
     ``feature_network_spread``: rows per (run seed, network seed) and, per run, the range over networks."""
     from reprlab.eval.features import classifier_features
-    from reprlab.eval.sample_quality import generated_image_quality
 
     n = SAMPLES if n is None else n
     test = real_halves(n)[0]
-    keys = ("fid", "kid", "precision", "recall")
     models = {s: kept_run(root, method, s) for s in seeds}
     rows = []
     for net_seed in networks:
         features = classifier_features("mnist", data_dir=str(data_dir()), seed=net_seed)
         for s, model in models.items():
-            q = generated_image_quality(model, test, features, n, seed=s)
-            rows.append({"seed": s, "network_seed": net_seed, "feature_network": feature_network(features),
-                         "classifier_test_accuracy": features.test_accuracy, **{k: q[k] for k in keys}})
+            q = quality_row(model, test, features, n, s, seed=s, network_seed=net_seed,
+                            feature_network=feature_network(features), classifier_test_accuracy=features.test_accuracy)
+            rows.append(q)
             print(f"run seed {s}, network seed {net_seed}: FID {q['fid']:.2f} precision {q['precision']:.3f} "
                   f"recall {q['recall']:.3f}", flush=True)
-    spread = {s: {k: [min(r[k] for r in rows if r["seed"] == s), max(r[k] for r in rows if r["seed"] == s)] for k in keys}
-              for s in seeds}
+    spread = {s: {k: [min(r[k] for r in rows if r["seed"] == s), max(r[k] for r in rows if r["seed"] == s)]
+                  for k in QUALITY_KEYS} for s in seeds}
     return {"method": method, "networks": list(networks), "rows": rows, "range_per_run": spread,
             "note": "the same generators scored by the MNIST classifier trained from seeds " + ", ".join(map(str, networks))
                     + ": how far rows scored by different networks (cnn-v1 caches) can be compared",
             "command": command_line()}
+
+
+def truncation_is_current(record: dict, rows: list[dict]) -> bool:
+    """Whether the untruncated test rows of a ``truncation`` record repeat the headline EMA rows of the
+    same method and seed (same FID to 1e-6): false once those runs were trained or scored again, when
+    the record describes other generators."""
+    ema = {(x["method"], x["seed"]): x for x in rows if x["variant"] == "ema" and x["g_steps"] == G_STEPS[x["method"]]}
+    plain = [x for x in record.get("test_rows", []) if x["truncation"] is None]
+    return bool(plain) and all((x["method"], x["seed"]) in ema and abs(x["fid"] - ema[x["method"], x["seed"]]["fid"]) < 1e-6
+                               for x in plain)
 
 
 def trunc_grid(record: dict, root: Path) -> None:
@@ -552,12 +570,8 @@ def main() -> None:
         trunc_grid(record, Path(a.keep_runs))
 
         def change(r):
-            ema = {(x["method"], x["seed"]): x for x in r["rows"] if x["variant"] == "ema"
-                   and x["g_steps"] == G_STEPS[x["method"]]}
-            plain = [x for x in record["test_rows"] if x["truncation"] is None]
             # a check: the untruncated test rows are the headline rows' numbers, scored again
-            record["untruncated_equals_headline"] = all(
-                (x["method"], x["seed"]) in ema and abs(x["fid"] - ema[x["method"], x["seed"]]["fid"]) < 1e-6 for x in plain)
+            record["untruncated_equals_headline"] = truncation_is_current(record, r["rows"])
             r["truncation"] = record
             r["headline"].update(record["headline"])
 
@@ -600,23 +614,26 @@ def main() -> None:
     path = RESULTS_DIR / "gan_mnist.json"
     with results_lock("gan_mnist"):
         key = lambda r: (r["method"], r["seed"], r["g_steps"], r["variant"])  # noqa: E731
-        before = {key(r): r for r in json.loads(path.read_text())["rows"]} if path.is_file() else {}
-        for r in new:  # a reused run's CPU time is the one its training row recorded
-            if r["train_cpu_minutes"] is None and before.get(key(r), {}).get("train_cpu_minutes") is not None:
-                r["train_cpu_minutes"] = before[key(r)]["train_cpu_minutes"]
         rows, old = merge_rows(path, new, key)
+        before = {key(r): r.get("train_cpu_minutes") for r in old["rows"]}
+        for r in new:  # a reused run's CPU time is the one its training row recorded
+            if r["train_cpu_minutes"] is None:
+                r["train_cpu_minutes"] = before.get(key(r))
         scorer = feature_network(features)
         by_method, elsewhere = {}, {}
         for m in METHODS:
             mine = [r for r in rows if r["method"] == m and r["variant"] == "ema"]
-            if [r for r in mine if r.get("feature_network") == scorer]:
-                by_method[m] = headline_group([r for r in mine if r.get("feature_network") == scorer])
+            scored = [r for r in mine if r.get("feature_network") == scorer]
+            if scored:
+                by_method[m] = headline_group(scored)
             elif mine:  # scored by another network only (an earlier cache): shown, not compared
                 elsewhere[m] = headline_group(mine)
         means = {m: {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")}
                  for m, rs in by_method.items()}
         best = min(means, key=lambda m: means[m]["fid"])
-        trunc = old.get("truncation", {}) if old.get("truncation", {}).get("feature_network") == scorer else {}
+        # the truncation record stays while it describes these generators, scored by this network
+        trunc = old.get("truncation", {})
+        trunc = trunc if trunc.get("feature_network") == scorer and truncation_is_current(trunc, rows) else {}
         headline = {"fid_classifier_best": means[best]["fid"], "precision_best": means[best]["precision"],
                     "recall_best": means[best]["recall"], "kid_classifier_best": means[best]["kid"],
                     "best_method": best, "seeds": len(by_method[best]), "real_vs_real_fid": floor["fid"],

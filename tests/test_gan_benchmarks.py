@@ -329,10 +329,27 @@ def test_gan_mnist_truncation_part_chooses_psi_on_validation_and_keeps_the_headl
     assert seen[-5:] == [0, 1, 2, 3, 4] and len(spread["rows"]) == 10 and spread["method"] == "NS-GAN"
     fids = [r["fid"] for r in spread["rows"] if r["seed"] == 1]
     assert spread["range_per_run"]["1"]["fid"] == [min(fids), max(fids)] and min(fids) < max(fids)
-    main("--seeds", "1", "--points", "1")  # a later headline part keeps the truncation and spread records
+    cpu = {r["seed"]: r["train_cpu_minutes"] for r in out["rows"] if r["variant"] == "ema"}
+    # a later headline part (the same run scored again from its folder) keeps the truncation and spread
+    # records, whose generators it did not change, and the CPU time the run recorded when it trained
+    main("--seeds", "1", "--points", "1", "--reuse-runs")
     again = json.loads((tmp_path / "gan_mnist.json").read_text())
     assert again["truncation"]["chosen"] == t["chosen"] and again["headline"]["fid_truncated"] == out["headline"]["fid_truncated"]
     assert again["feature_network_spread"] == spread
+    assert {r["seed"]: r["train_cpu_minutes"] for r in again["rows"] if r["variant"] == "ema"} == cpu and cpu[1] > 0
+
+
+def test_a_truncation_record_is_current_only_while_its_untruncated_rows_are_the_headlines(mods):
+    gan_mnist = mods[0]
+    steps = gan_mnist.G_STEPS["NS-GAN"]
+    rows = [{"method": "NS-GAN", "seed": s, "g_steps": steps, "variant": v, "fid": 10.0 + s} for s in (0, 1) for v in ("ema", "raw")]
+    record = {"test_rows": [{"method": "NS-GAN", "seed": s, "truncation": p, "fid": (10.0 + s) if p is None else 99.0}
+                            for s in (0, 1) for p in (None, 1.0)]}
+    assert gan_mnist.truncation_is_current(record, rows)
+    rows[2]["fid"] = 11.5  # seed 1's EMA row scored again from other weights
+    assert not gan_mnist.truncation_is_current(record, rows)
+    assert not gan_mnist.truncation_is_current(record, [r for r in rows if r["seed"] == 0])  # a run gone
+    assert not gan_mnist.truncation_is_current({"test_rows": []}, rows)
 
 
 def test_a_table_run_writes_its_settings_beside_the_kept_packing_keys(mods):

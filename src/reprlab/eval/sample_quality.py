@@ -45,8 +45,9 @@ def sample_kwargs(model, truncation: float | None) -> dict:
     if not getattr(model, "supports_truncation", False):
         raise UsageError(f"truncation draws a GAN's noise from a truncated normal; model "
                          f"{getattr(model, 'name', type(model).__name__)!r} has no such noise: drop --truncation")
-    if not truncation > 0:
-        raise UsageError(f"the truncation ψ must be > 0 (|z_i| <= ψ; e.g. 1.0), got {truncation}")
+    from ..models.gan.model import check_truncation
+
+    check_truncation(truncation)  # before any classifier is trained or sample drawn
     return {"truncation": float(truncation)}
 
 

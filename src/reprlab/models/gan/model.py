@@ -74,6 +74,12 @@ class GANConfig(AdversaryConfig):
                               "set model.pack=1 or model.info_categories=0")
 
 
+def check_truncation(psi: float) -> None:
+    """A one-line :class:`UsageError` unless the truncation ψ is > 0 (NaN included)."""
+    if not psi > 0:
+        raise UsageError(f"the truncation ψ must be > 0 (|z_i| <= ψ; e.g. 1.0), got {psi}")
+
+
 def truncated_normal(n: int, dim: int, psi: float, generator: torch.Generator | None = None) -> Tensor:
     r"""n draws of z ~ N(0, I_dim) truncated to :math:`|z_i| \le \psi` (the truncation trick, Brock et
     al. 2019, §3.1): each :math:`z_i` has the density :math:`\phi(z_i) / (2\Phi(\psi) - 1)` on
@@ -81,8 +87,7 @@ def truncated_normal(n: int, dim: int, psi: float, generator: torch.Generator | 
     :math:`z_i = \Phi^{-1}(\Phi(-\psi) + u_i (1 - 2\Phi(-\psi)))`, :math:`u_i \sim U(0, 1)` (one draw
     per coordinate, however small ψ is). Smaller ψ trades diversity (recall) for typical samples
     (precision). Deterministic given ``generator``: ``(n, dim)``."""
-    if not psi > 0:
-        raise UsageError(f"the truncation ψ must be > 0 (|z_i| <= ψ; e.g. 1.0), got {psi}")
+    check_truncation(psi)
     u = torch.rand(n, dim, generator=generator, dtype=torch.float64)
     lo = torch.special.ndtr(torch.tensor(-float(psi), dtype=torch.float64))
     z = torch.special.ndtri(lo + u * (1 - 2 * lo))
