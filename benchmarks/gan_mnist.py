@@ -628,10 +628,11 @@ def main() -> None:
         for m in METHODS:
             mine = [r for r in rows if r["method"] == m and r["variant"] == "ema"]
             scored = [r for r in mine if r.get("feature_network") == scorer]
+            others = [r for r in mine if r.get("feature_network") != scorer]
             if scored:
                 by_method[m] = headline_group(scored)
-            elif mine:  # scored by another network only (an earlier cache): shown, not compared
-                elsewhere[m] = headline_group(mine)
+            if others:  # seeds scored by another network (an earlier cache): shown, not compared
+                elsewhere[m] = headline_group(others)
         means = {m: {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")}
                  for m, rs in by_method.items()}
         best = min(means, key=lambda m: means[m]["fid"])

@@ -259,6 +259,8 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
     for r in out["rows"]:
         if r["method"] == "WGAN-GP":
             r.update(feature_network="cnn-v1 old", fid=0.0)
+    # a method re-run on fewer seeds: seed 0 by this network, seed 1 left from an older one
+    out["rows"] += [{**r, "seed": 1, "feature_network": "cnn-v1 old"} for r in out["rows"] if r["method"] == "NS-GAN + R1"]
     (tmp_path / "gan_mnist.json").write_text(json.dumps(out))
     monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--methods", "NS-GAN", "--seeds", "0", "--g-steps", "2",
                                       "--points", "1", "--workers", "1", "--keep-runs", str(tmp_path / "runs")])
@@ -267,6 +269,8 @@ def test_gan_mnist_headline_parts_write_and_merge_the_issues_keys(mods, data_dir
     assert again["best_method"] != "WGAN-GP" and "WGAN-GP" not in again["per_method"]
     assert again["per_method_other_networks"]["WGAN-GP"]["feature_network"] == ["cnn-v1 old"]
     assert len([r for r in again["rows"] if r["method"] == "WGAN-GP"]) == 2
+    assert again["per_method"]["NS-GAN + R1"]["seeds"] == [0]
+    assert again["per_method_other_networks"]["NS-GAN + R1"]["seeds"] == [1]
 
 
 def test_the_curves_name_the_step_count_only_of_a_method_run_at_two(mods):
