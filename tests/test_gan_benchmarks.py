@@ -43,6 +43,21 @@ def test_distortion_curve_reads_the_lens_columns_of_metrics_csv(mods, tmp_path):
     assert tempered.distortion_curve(tmp_path) == [(10, 2.5, 0.99), (30, 0.5, 0.5)]
 
 
+def test_tempered_headline_rows_never_mix_the_lens_modes_after_k(mods):
+    """Rows written before ``lens_after_k`` existed are the paper's mode; a (steps, mode) group with
+    more seeds wins, then the longer one, then the paper's mode at equal steps and seeds."""
+    _, tempered, _ = mods
+    old = [{"lens": True, "g_steps": 3000, "seed": s} for s in (0, 1, 2)]
+    assert tempered.after_k(old[0]) == "train" and tempered.after_k({"lens": False, "lens_after_k": None}) is None
+    dropped = [{"lens": True, "g_steps": 3000, "seed": s, "lens_after_k": "identity"} for s in (0, 1, 2)]
+    assert tempered.headline_rows(old + dropped) == old  # same steps and seeds: the paper's
+    long = [{"lens": True, "g_steps": 30000, "seed": s, "lens_after_k": "identity"} for s in (0, 1)]
+    assert tempered.headline_rows(old + dropped + long) == old  # two seeds do not beat three
+    long.append({"lens": True, "g_steps": 30000, "seed": 2, "lens_after_k": "identity"})
+    assert tempered.headline_rows(old + dropped + long) == long
+    assert tempered.headline_rows([]) == []
+
+
 def test_the_headline_group_is_the_step_count_with_most_seeds_then_the_longest(mods):
     gan_mnist = mods[0]
     rows = [{"g_steps": 18000, "seed": s} for s in (0, 1, 2)] + [{"g_steps": 36000, "seed": 0}]

@@ -226,3 +226,48 @@ def test_a_run_saved_before_the_paper_lens_loads_with_the_lens_it_was_trained_wi
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**old, "input_shape": [1, 8, 8]}))
     saved, shape = read_run_config(tmp_path)
     assert (saved.model.lens_arch, saved.model.lens_reconstruction) == ("small", "sum") and shape == (1, 8, 8)
+
+
+# ------------------------------------------------------------------------------------ after K
+def _fit(tmp_path, name: str, steps: int, k: int = 20, after: str = "identity", resume: bool = False) -> TemperedGAN:
+    seed_everything(0)
+    model = TemperedGAN(TemperedGANConfig(lens_steps=k, lens_after_k=after, **TINY), (1, 8, 8))
+    Trainer(TrainConfig(max_steps=steps, batch_size=32, log_every=1, checkpoint_every=10, progress=False,
+                        tensorboard=False), run_dir=tmp_path / name).fit(model, _squares(), resume=resume)
+    return model
+
+
+def _metrics(run) -> list[dict[str, str]]:
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_dropped_lens_trains_as_the_papers_until_k_then_stops_and_d_sees_x(tmp_path):
+    """``lens_after_k=identity``: steps 1..K are the paper's to the bit; after K the lens takes no
+    step (its weights stay those of step K), D's real input is x itself, and G and D keep training."""
+    paper_k = _fit(tmp_path, "train-k", 20, after="train")
+    dropped_k = _fit(tmp_path, "identity-k", 20)
+    for a, b in zip(paper_k.state_dict().values(), dropped_k.state_dict().values()):
+        assert torch.equal(a, b)
+    dropped = _fit(tmp_path, "identity", 45)
+    paper = _fit(tmp_path, "train", 45, after="train")
+    assert dropped.lens_dropped() and not paper.lens_dropped() and dropped.counter("lens_steps_done") == 20
+    for a, b in zip(dropped.lens.state_dict().values(), dropped_k.lens.state_dict().values()):
+        assert torch.equal(a, b)  # no lens step after K
+    assert any(not torch.equal(a, b) for a, b in zip(paper.lens.state_dict().values(), paper_k.lens.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(dropped.generator.state_dict().values(), dropped_k.generator.state_dict().values()))
+    x = _squares(8).x
+    assert dropped.real_view(x) is x and not torch.equal(paper.real_view(x), x)
+    rows = _metrics(tmp_path / "identity")
+    assert [bool(r["train/lens/loss"]) for r in rows] == [r_step <= 20 for r_step in range(1, 46)]
+    assert all(r["train/discriminator/loss"] and r["train/generator/loss"] for r in rows)
+
+
+def test_a_run_with_a_dropped_lens_resumes_across_k_bit_for_bit(tmp_path):
+    """Checkpoint at step 10 (before K = 20), crash, resume to 45: the same weights as one run."""
+    whole = _fit(tmp_path, "whole", 45)
+    _fit(tmp_path, "parts", 10)
+    resumed = _fit(tmp_path, "parts", 45, resume=True)
+    assert resumed.lens_dropped()
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)

@@ -42,6 +42,8 @@ class Update:
       per ``n_critic`` critic updates has ``every=n_critic``).
     - lr : learning rate of this update's optimizer (None: the training config's ``lr``).
     - betas : Adam betas of this update (None: the training config's).
+    - active : asked before each due step; the update runs only when it returns True (None: always).
+      E.g. a Tempered GAN's lens once it is dropped: its optimizer then steps no more.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Update:
     every: int = 1
     lr: float | None = None
     betas: tuple[float, float] | None = None
+    active: Callable[[], bool] | None = None
 
 
 def _forget_host_counters(module: "ReprModel", incompatible_keys) -> None:

@@ -3,7 +3,7 @@
 One training step takes one batch and runs the model's updates in order (one for an
 auto-encoder; critic then generator for a GAN, each on its own schedule ``step % every == 0``):
 
-    for update u due at this step:  zero_grad(u) -> loss = model(batch, u) -> backward -> step(u)
+    for update u due (and active) at this step:  zero_grad(u) -> loss = model(batch, u) -> backward -> step(u)
 
 With several updates, the parameters that only *other* updates step are frozen
 (``requires_grad=False``) during u's forward and backward: their gradients would be thrown away
@@ -486,7 +486,7 @@ class Trainer:
         """Training step ``step``: its batch, each update due at it (see the module docstring), the schedulers."""
         batch = parts.batches.at_step(step)
         for u, opt, others in zip(parts.updates, parts.optimizers, parts.others):
-            if step % u.every:
+            if step % u.every or (u.active is not None and not u.active()):
                 continue
             with frozen(others):  # no gradient for what this update does not step
                 out = self._update(parts.fmodel, opt, batch, u.name)
