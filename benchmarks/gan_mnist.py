@@ -367,9 +367,35 @@ def curve_label(rows: list[dict], scorer: str | None = None):
     return label
 
 
-def curves_figure(rows: list[dict], path: Path, label) -> None:
-    """FID, precision and recall against the generator step: one colour per ``label(row)``, a thin
-    line per seed, the EMA generator solid and G itself dashed."""
+def method_groups(rows: list[dict], scorer: str) -> tuple[dict, dict]:
+    """Each method's EMA rows of its headline step count (:func:`headline_group`): those scored by
+    ``scorer`` (compared), and those scored by another network (an earlier cache: shown, not compared)."""
+    by_method, elsewhere = {}, {}
+    for m in METHODS:
+        mine = [r for r in rows if r["method"] == m and r["variant"] == "ema"]
+        scored = [r for r in mine if r.get("feature_network") == scorer]
+        others = [r for r in mine if r.get("feature_network") != scorer]
+        if scored:
+            by_method[m] = headline_group(scored)
+        if others:
+            elsewhere[m] = headline_group(others)
+    return by_method, elsewhere
+
+
+def draw_curves(rows: list[dict], scorer: str) -> list[dict]:
+    """``gan_mnist_curves.png``: each method's rows of its headline step count (both variants; a
+    shorter run of the same seeds passes through the same numbers, so it would only repeat the
+    curve's start), on a log step axis (the budgets run from 8,500 to 44,000 steps). Returns the rows drawn."""
+    groups = method_groups(rows, scorer)
+    keep = {(r["method"], r["g_steps"], r.get("feature_network") == scorer) for g in groups for rs in g.values() for r in rs}
+    shown = [r for r in rows if (r["method"], r["g_steps"], r.get("feature_network") == scorer) in keep]
+    curves_figure(shown, RESULTS_DIR / "gan_mnist_curves.png", curve_label(shown, scorer), logx=True)
+    return shown
+
+
+def curves_figure(rows: list[dict], path: Path, label, logx: bool = False) -> None:
+    """FID, precision and recall against the generator step (``logx``: on a log axis): one colour per
+    ``label(row)``, a thin line per seed, the EMA generator solid and G itself dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -384,7 +410,9 @@ def curves_figure(rows: list[dict], path: Path, label) -> None:
             ys = [c[metric] for c in r["curve"]]
             ax.plot(xs, ys, color=colours[label(r)], ls="-" if r["variant"] == "ema" else "--", lw=1.2, alpha=0.8,
                     label=f"{label(r)} ({r['variant']})" if r["seed"] == min(x["seed"] for x in rows) else None)
-        ax.set_xlabel("generator step")
+        ax.set_xlabel("generator step" + (" (log scale)" if logx else ""))
+        if logx:
+            ax.set_xscale("log")
         ax.set_title({"fid": "classifier FID (log scale)", "precision": "precision", "recall": "recall"}[metric])
         if metric == "fid":
             ax.set_yscale("log")
@@ -549,10 +577,17 @@ def main() -> None:
     p.add_argument("--network-spread", action="store_true",
                    help="score the final EMA generators of kept headline runs (--keep-runs) by classifiers of 5 training "
                         "seeds: how much the scoring network moves FID / precision / recall; merged into the JSON")
+    p.add_argument("--figures-only", action="store_true",
+                   help="only redraw gan_mnist_curves.png from gan_mnist.json (no training, no scoring)")
     p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
     a = p.parse_args()
+    if a.figures_only:
+        record = json.loads((RESULTS_DIR / "gan_mnist.json").read_text())
+        shown = draw_curves(record["rows"], record["feature_network"])
+        print(f"drew {len(shown)} of {len(record['rows'])} rows into {RESULTS_DIR / 'gan_mnist_curves.png'}")
+        return
     import torch
 
     from reprlab.eval.features import classifier_features
@@ -629,15 +664,7 @@ def main() -> None:
             if r["train_cpu_minutes"] is None:
                 r["train_cpu_minutes"] = before.get(key(r))
         scorer = feature_network(features)
-        by_method, elsewhere = {}, {}
-        for m in METHODS:
-            mine = [r for r in rows if r["method"] == m and r["variant"] == "ema"]
-            scored = [r for r in mine if r.get("feature_network") == scorer]
-            others = [r for r in mine if r.get("feature_network") != scorer]
-            if scored:
-                by_method[m] = headline_group(scored)
-            if others:  # seeds scored by another network (an earlier cache): shown, not compared
-                elsewhere[m] = headline_group(others)
+        by_method, elsewhere = method_groups(rows, scorer)
         means = {m: {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "kid", "precision", "recall")}
                  for m, rs in by_method.items()}
         best = min(means, key=lambda m: means[m]["fid"])
@@ -651,7 +678,7 @@ def main() -> None:
         from _common import check_targets
 
         targets = check_targets(headline, TARGETS)
-        curves_figure(rows, RESULTS_DIR / "gan_mnist_curves.png", curve_label(rows, scorer))
+        draw_curves(rows, scorer)
         print(headline)
         floor_row = {"method": "real vs real (test halves)", "samples": n, **floor}
         write_result("gan_mnist", headline, rows, command_line(), {

@@ -298,6 +298,21 @@ def test_the_curves_name_the_step_count_only_of_a_method_run_at_two(mods):
     assert scored({"method": "B", "g_steps": 1}) == "B [cnn-v1]"
 
 
+def test_the_curves_figure_draws_each_methods_headline_step_count_of_each_network(mods, tmp_path, monkeypatch):
+    """A shorter run of the same seeds is left out of the figure (it repeats the longer run's start);
+    rows of an earlier network keep their own headline group; both variants are drawn."""
+    gan_mnist = mods[0]
+    monkeypatch.setattr(gan_mnist, "RESULTS_DIR", tmp_path)
+    curve = [{"g_step": 100, "fid": 50.0, "precision": 0.5, "recall": 0.5}, {"g_step": 200, "fid": 20.0, "precision": 0.6, "recall": 0.7}]
+    row = lambda m, steps, seed, variant, net="cnn-v2 x": {"method": m, "g_steps": steps, "seed": seed, "variant": variant,  # noqa: E731
+                                                             "feature_network": net, "curve": curve}
+    rows = [row("NS-GAN", st, s, v) for st in (18000, 44000) for s in (0, 1, 2) for v in ("ema", "raw")]
+    rows += [row("WGAN-GP", 4500, s, v, "cnn-v1 old") for s in (0, 1) for v in ("ema", "raw")]
+    shown = gan_mnist.draw_curves(rows, "cnn-v2 x")
+    assert {(r["method"], r["g_steps"]) for r in shown} == {("NS-GAN", 44000), ("WGAN-GP", 4500)}
+    assert len(shown) == 6 + 4 and (tmp_path / "gan_mnist_curves.png").stat().st_size > 10_000
+
+
 def test_gan_mnist_truncation_part_chooses_psi_on_validation_and_keeps_the_headline(mods, data_dir, tmp_path, monkeypatch):
     """``--truncation`` on kept headline runs (2 generator steps, 300 samples, pixel features): ψ is
     the grid's value (or none) with the highest mean min(precision, recall) on the *validation* rows
