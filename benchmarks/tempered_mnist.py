@@ -158,7 +158,7 @@ def main() -> None:
     t0 = time.perf_counter()
     results = run_jobs(jobs, a.workers)
     print(f"{len(jobs)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
-    new = []
+    new, lens_dir = [], None
     for job, res in zip(jobs, results):
         lens = job["model"] == "tempered-gan"
         for r in res["rows"]:
@@ -171,8 +171,8 @@ def main() -> None:
                 r["lens_distortion_start"] = statistics.fmean(start) if start else None
                 r["lens_distortion_at_K"] = min(dist, key=lambda t: abs(t[0] - k))[1] if dist else None
             new.append(r)
-        if lens and job["seed"] == seeds[0] and not a.quick:
-            lens_figure(Path(res["run_dir"]), RESULTS_DIR / "tempered_mnist_lens.png")
+        if lens and job["seed"] == seeds[0]:
+            lens_dir = Path(res["run_dir"])  # its snapshots become the lens figure if this part is the headline's
     print_table(new, [("lens", "lens", ""), ("seed", "seed", "d"), ("variant", "G", ""), ("fid", "FID (classifier)", ".2f"),
                       ("fid_auc", "FID AUC", ".2f"), ("precision", "precision", ".3f"), ("recall", "recall", ".3f"),
                       ("lens_distortion_start", "distortion start", ".3f"), ("train_cpu_minutes", "CPU min", ".1f")])
@@ -195,12 +195,17 @@ def main() -> None:
         shown = [r for r in rows if r["g_steps"] == headline["g_steps"] and after_k(r) in (None, headline["lens_after_k"])]
         curves_figure(shown, RESULTS_DIR / "tempered_mnist_curves.png",
                       lambda r: ("with lens" + (" (dropped at K)" if after_k(r) == "identity" else "")) if r["lens"] else "without lens")
+        if lens_dir is not None and (steps, a.lens_after_k) == (headline["g_steps"], headline["lens_after_k"]):
+            lens_figure(lens_dir, RESULTS_DIR / "tempered_mnist_lens.png")  # a probe of other steps leaves it
         if with_rows:
             distortion_figure(with_rows, RESULTS_DIR / "tempered_mnist_distortion.png", with_rows[0]["lens_steps_K"])
         write_result("tempered_mnist", headline, rows, command_line(), {
             "paper": PAPER, "classifier_test_accuracy": classifier_features("mnist", data_dir=str(data_dir())).test_accuracy,
             "settings": {"gan": "NS-GAN of gan_mnist.py (its COMMON and METHODS['NS-GAN'])", "lens_arch": "paper",
-                         "lens_reconstruction": "mean", "lens_steps_K": k, "samples": n, "points": a.points,
+                         "lens_reconstruction": "mean", "samples": n,
+                         # the headline group's (a probe part of other steps does not rewrite them)
+                         "lens_steps_K": with_rows[0]["lens_steps_K"] if with_rows else k,
+                         "points": len(with_rows[0]["curve"]) if with_rows else a.points,
                          "log_every": log_every, "lens_after_k": "per row (rows without the key: train, the paper)"},
             "protocol": "headline: G itself (raw; the paper has no EMA), medians over seeds; the EMA rows are shown "
                         "beside; same seeds, steps and settings with and without the lens; nothing chosen on the test half",
