@@ -120,7 +120,7 @@ METHODS = {
 #: NS-GAN + R1 14.2-15.0 for 18,000, WGAN-GP 13.1-13.5 for 4,500; why is not measured), so their
 #: budgets were raised to the headline method's ~25 CPU-minutes by those rows' own rates: NS-GAN
 #: 0.0335 s a step -> 44,000 steps, NS-GAN + R1 0.0487 s -> 30,000, WGAN-GP 0.177 s -> 8,500 (the
-#: shorter rows stay in the JSON)
+#: shorter rows stay in the JSON); they took 24.1-24.9, 24.0-24.6 and 24.7-25.2 CPU-minutes, two at a time
 G_STEPS = {"NS-GAN": 44000, "NS-GAN + R1": 30000, "WGAN-GP": 8500, "NS-GAN + R1 + FC-D": 10000,
            "NS-GAN + R1 + FC-D + 3 blocks": 10000, "NS-GAN + R1 + 2FC-D + 3 blocks": 10000,
            "NS-GAN + R1 + 2FC-D + 3 blocks + Mescheder Adam": 12000}
