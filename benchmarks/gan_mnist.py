@@ -584,6 +584,8 @@ def main() -> None:
                    help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
     a = p.parse_args()
     if a.figures_only:
+        if not (RESULTS_DIR / "gan_mnist.json").is_file():
+            raise SystemExit(f"--figures-only redraws {RESULTS_DIR / 'gan_mnist.json'}, which does not exist: run a part first")
         record = json.loads((RESULTS_DIR / "gan_mnist.json").read_text())
         shown = draw_curves(record["rows"], record["feature_network"])
         print(f"drew {len(shown)} of {len(record['rows'])} rows into {RESULTS_DIR / 'gan_mnist_curves.png'}")

@@ -394,3 +394,12 @@ def test_a_table_run_writes_its_settings_beside_the_kept_packing_keys(mods):
     assert (extra["recommended"], extra["common"], extra["gamma"]) == (gan_toy.RECOMMENDED, gan_toy.COMMON, gan_toy.GAMMA)
     assert extra["targets"]["ring8_wgan_gp_ema_hq_pack1"]["met"] is True and extra["targets"]["ring8_hq"]["met"] is True
     assert extra["seeds"] == {"table": [0]} and extra["steps"] == {"table": 60} and extra["published_veegan_table1"]
+
+
+def test_figures_only_without_a_results_file_says_which_file_in_one_line(mods, tmp_path, monkeypatch):
+    gan_mnist = mods[0]
+    monkeypatch.setattr(gan_mnist, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["gan_mnist.py", "--figures-only"])
+    with pytest.raises(SystemExit) as e:
+        gan_mnist.main()
+    assert "gan_mnist.json" in str(e.value) and "run a part first" in str(e.value) and "\n" not in str(e.value)
