@@ -30,7 +30,9 @@ the first 5 % of K, median over seeds), ``g_steps``, ``seeds``. Figures:
 instead of training it on the reconstruction term alone as the paper does: the steps after K then cost
 plain GAN steps, so runs many times longer than K fit a CPU budget. Rows record the mode
 (``lens_after_k``; rows without it are the paper's); the headline reads the (step count, mode) with the
-most seeds, then the longest, then the paper's mode, and says which.
+most seeds, then the longest, then the paper's mode, and says which. Rows name the network that
+scored them (``feature_network``); the headline compares only rows of the network of the part that
+writes it (rows of an earlier classifier stay in the file, shown nowhere).
 
 Parts merge their rows into ``tempered_mnist.json``::
 
@@ -54,10 +56,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS_DIR, command_line, data_dir, print_table, results_lock, write_result  # noqa: E402
-from gan_mnist import curves_figure, merge_rows, real_halves, run_jobs  # noqa: E402
+from gan_mnist import curves_figure, feature_network, merge_rows, real_halves, run_jobs  # noqa: E402
 
 PAPER = {"source": "Sajjadi et al. 2018, Fig. 5 (MNIST, DCGAN) and Fig. 2 caption (K = 10k)", "fid_with_lens": 22,
          "fid_without_lens": 42, "steps": 1_000_000, "lens_steps_K": 10_000, "curves_cross_at_step": 100_000}
+SAMPLES = 5000  # generated images scored at each checkpoint (and real test images they are compared with)
 
 
 def lens_figure(run_dir: Path, path: Path) -> None:
@@ -143,10 +146,11 @@ def main() -> None:
     a = p.parse_args()
     from reprlab.eval.features import classifier_features
 
-    steps, seeds, n = (20, [0], 1000) if a.quick else (a.steps, [int(s) for s in a.seeds.split(",")], 5000)
+    steps, seeds, n = (20, [0], 1000) if a.quick else (a.steps, [int(s) for s in a.seeds.split(",")], SAMPLES)
     k = a.lens_steps or max(1, min(10_000, steps // 3))
     real_halves(n)
-    classifier_features("mnist", data_dir=str(data_dir()))  # trained and cached once, before the workers
+    features = classifier_features("mnist", data_dir=str(data_dir()))  # trained and cached once, before the workers
+    scorer = feature_network(features)
     root = Path(a.keep_runs) if a.keep_runs else Path(tempfile.mkdtemp(prefix="tempered_mnist-"))
     models = {"both": ["gan", "tempered-gan"], "with": ["tempered-gan"], "without": ["gan"]}[a.lens]
     log_every = max(1, min(25, k // 40))  # ≥ 2 distortion points inside the first 5 % of K
@@ -181,8 +185,10 @@ def main() -> None:
     path = RESULTS_DIR / "tempered_mnist.json"
     with results_lock("tempered_mnist"):
         rows, _ = merge_rows(path, new, lambda r: (r["lens"], after_k(r), r["seed"], r["g_steps"], r["variant"]))
-        with_rows = headline_rows([r for r in rows if r["lens"] and r["variant"] == "raw"])
-        without_rows = [r for r in rows if not r["lens"] and r["variant"] == "raw"]
+        # only rows scored by this part's network are compared (rows of an earlier classifier stay in the file)
+        scored = [r for r in rows if r.get("feature_network") == scorer and r["variant"] == "raw"]
+        with_rows = headline_rows([r for r in scored if r["lens"]])
+        without_rows = [r for r in scored if not r["lens"]]
         without_rows = [r for r in without_rows if r["g_steps"] == with_rows[0]["g_steps"]] if with_rows else without_rows
         med = lambda rs, key: statistics.median(r[key] for r in rs) if rs else None  # noqa: E731
         headline = {"fid_with_lens": med(with_rows, "fid"), "fid_without_lens": med(without_rows, "fid"),
@@ -192,7 +198,8 @@ def main() -> None:
                     "lens_after_k": after_k(with_rows[0]) if with_rows else a.lens_after_k,
                     "seeds": min(len(with_rows), len(without_rows))}
         print(headline)
-        shown = [r for r in rows if r["g_steps"] == headline["g_steps"] and after_k(r) in (None, headline["lens_after_k"])]
+        shown = [r for r in rows if r["g_steps"] == headline["g_steps"] and after_k(r) in (None, headline["lens_after_k"])
+                 and r.get("feature_network") == scorer]
         curves_figure(shown, RESULTS_DIR / "tempered_mnist_curves.png",
                       lambda r: ("with lens" + (" (dropped at K)" if after_k(r) == "identity" else "")) if r["lens"] else "without lens")
         if lens_dir is not None and (steps, a.lens_after_k) == (headline["g_steps"], headline["lens_after_k"]):
@@ -200,7 +207,7 @@ def main() -> None:
         if with_rows:
             distortion_figure(with_rows, RESULTS_DIR / "tempered_mnist_distortion.png", with_rows[0]["lens_steps_K"])
         write_result("tempered_mnist", headline, rows, command_line(), {
-            "paper": PAPER, "classifier_test_accuracy": classifier_features("mnist", data_dir=str(data_dir())).test_accuracy,
+            "paper": PAPER, "classifier_test_accuracy": features.test_accuracy, "feature_network": scorer,
             "settings": {"gan": "NS-GAN of gan_mnist.py (its COMMON and METHODS['NS-GAN'])", "lens_arch": "paper",
                          "lens_reconstruction": "mean", "samples": n,
                          # the headline group's (a probe part of other steps does not rewrite them)
@@ -208,7 +215,9 @@ def main() -> None:
                          "points": len(with_rows[0]["curve"]) if with_rows else a.points,
                          "log_every": log_every, "lens_after_k": "per row (rows without the key: train, the paper)"},
             "protocol": "headline: G itself (raw; the paper has no EMA), medians over seeds; the EMA rows are shown "
-                        "beside; same seeds, steps and settings with and without the lens; nothing chosen on the test half",
+                        "beside; same seeds, steps and settings with and without the lens; only rows scored by "
+                        "feature_network are compared (rows without the key: cnn-v1, an earlier classifier); "
+                        "nothing chosen on the test half",
         })
 
 
