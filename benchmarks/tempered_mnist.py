@@ -24,7 +24,9 @@ its length: the run's mean FID; medians over seeds), ``lens_distortion_start`` (
 the first 5 % of K, median over seeds), ``g_steps``, ``seeds``. Figures:
 ``tempered_mnist_curves.png`` (FID, precision, recall against the step, with and without the lens),
 ``tempered_mnist_distortion.png`` (the distortion and λ against the step) and
-``tempered_mnist_lens.png`` (a fixed real batch x above L(x) at each checkpoint of the first seed).
+``tempered_mnist_lens.png`` (a fixed real batch x above L(x) at each checkpoint of the first seed's
+lens run, drawn by a part with the headline's K whose run has a checkpoint before K; ``settings.lens_figure``
+names that run).
 
 ``--lens-after-k identity`` drops the lens at K (``model.lens_after_k``: D sees x itself from then on)
 instead of training it on the reconstruction term alone as the paper does: the steps after K then cost
@@ -63,14 +65,23 @@ PAPER = {"source": "Sajjadi et al. 2018, Fig. 5 (MNIST, DCGAN) and Fig. 2 captio
 SAMPLES = 5000  # generated images scored at each checkpoint (and real test images they are compared with)
 
 
-def lens_figure(run_dir: Path, path: Path) -> None:
-    """Stack the lens snapshots (x above L(x), one pair of rows per checkpoint) into one PNG."""
+def lens_snapshots(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, picture) of a run's lens snapshots (``lens/step-NNNNNN.png``: x above L(x)), by step."""
+    return sorted((int(p.stem.split("-")[1]), p) for p in (run_dir / "lens").glob("step-*.png"))
+
+
+def lens_figure(run_dir: Path, path: Path, k: int) -> bool:
+    """Stack the lens snapshots (x above L(x), one pair of rows per checkpoint) into one PNG, if the
+    run has one before K: the figure shows the lens tempering and returning to the identity, which a
+    run checkpointed only after K (long runs, few points) cannot show. Returns whether it was drawn."""
     import numpy as np
     from PIL import Image
 
-    shots = sorted((run_dir / "lens").glob("step-*.png"))
-    if shots:
-        Image.fromarray(np.concatenate([np.asarray(Image.open(p).convert("RGB")) for p in shots], 0)).save(path)
+    shots = lens_snapshots(run_dir)
+    if not any(step < k for step, _ in shots):
+        return False
+    Image.fromarray(np.concatenate([np.asarray(Image.open(p).convert("RGB")) for _, p in shots], 0)).save(path)
+    return True
 
 
 def distortion_curve(run_dir: Path) -> list[tuple[int, float, float]]:
@@ -162,7 +173,7 @@ def main() -> None:
     t0 = time.perf_counter()
     results = run_jobs(jobs, a.workers)
     print(f"{len(jobs)} runs in {(time.perf_counter() - t0) / 60:.1f} min")
-    new, lens_dir = [], None
+    new, lens_run = [], None
     for job, res in zip(jobs, results):
         lens = job["model"] == "tempered-gan"
         for r in res["rows"]:
@@ -176,7 +187,7 @@ def main() -> None:
                 r["lens_distortion_at_K"] = min(dist, key=lambda t: abs(t[0] - k))[1] if dist else None
             new.append(r)
         if lens and job["seed"] == seeds[0]:
-            lens_dir = Path(res["run_dir"])  # its snapshots become the lens figure if this part is the headline's
+            lens_run = job, Path(res["run_dir"])  # its snapshots may become the lens figure (below)
     print_table(new, [("lens", "lens", ""), ("seed", "seed", "d"), ("variant", "G", ""), ("fid", "FID (classifier)", ".2f"),
                       ("fid_auc", "FID AUC", ".2f"), ("precision", "precision", ".3f"), ("recall", "recall", ".3f"),
                       ("lens_distortion_start", "distortion start", ".3f"), ("train_cpu_minutes", "CPU min", ".1f")])
@@ -184,7 +195,7 @@ def main() -> None:
         return
     path = RESULTS_DIR / "tempered_mnist.json"
     with results_lock("tempered_mnist"):
-        rows, _ = merge_rows(path, new, lambda r: (r["lens"], after_k(r), r["seed"], r["g_steps"], r["variant"]))
+        rows, old = merge_rows(path, new, lambda r: (r["lens"], after_k(r), r["seed"], r["g_steps"], r["variant"]))
         # only rows scored by this part's network are compared (rows of an earlier classifier stay in the file)
         scored = [r for r in rows if r.get("feature_network") == scorer and r["variant"] == "raw"]
         with_rows = headline_rows([r for r in scored if r["lens"]])
@@ -202,8 +213,13 @@ def main() -> None:
                  and r.get("feature_network") == scorer]
         curves_figure(shown, RESULTS_DIR / "tempered_mnist_curves.png",
                       lambda r: ("with lens" + (" (dropped at K)" if after_k(r) == "identity" else "")) if r["lens"] else "without lens")
-        if lens_dir is not None and (steps, a.lens_after_k) == (headline["g_steps"], headline["lens_after_k"]):
-            lens_figure(lens_dir, RESULTS_DIR / "tempered_mnist_lens.png")  # a probe of other steps leaves it
+        # the lens figure: the first seed's lens run of a part with the headline's K and a snapshot before K
+        # (up to K the two modes after K are the same run, bit for bit); any other part leaves it as it is
+        figure_from = old.get("settings", {}).get("lens_figure")
+        head_k = with_rows[0]["lens_steps_K"] if with_rows else k
+        if lens_run is not None and k == head_k and lens_figure(lens_run[1], RESULTS_DIR / "tempered_mnist_lens.png", k):
+            figure_from = {"seed": lens_run[0]["seed"], "g_steps": steps, "lens_after_k": a.lens_after_k, "lens_steps_K": k,
+                           "snapshot_steps": [st for st, _ in lens_snapshots(lens_run[1])]}
         if with_rows:
             distortion_figure(with_rows, RESULTS_DIR / "tempered_mnist_distortion.png", with_rows[0]["lens_steps_K"])
         write_result("tempered_mnist", headline, rows, command_line(), {
@@ -211,7 +227,7 @@ def main() -> None:
             "settings": {"gan": "NS-GAN of gan_mnist.py (its COMMON and METHODS['NS-GAN'])", "lens_arch": "paper",
                          "lens_reconstruction": "mean", "samples": n,
                          # the headline group's (a probe part of other steps does not rewrite them)
-                         "lens_steps_K": with_rows[0]["lens_steps_K"] if with_rows else k,
+                         "lens_steps_K": head_k, "lens_figure": figure_from,
                          "points": len(with_rows[0]["curve"]) if with_rows else a.points,
                          "log_every": log_every, "lens_after_k": "per row (rows without the key: train, the paper)"},
             "protocol": "headline: G itself (raw; the paper has no EMA), medians over seeds; the EMA rows are shown "

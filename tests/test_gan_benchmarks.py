@@ -408,8 +408,9 @@ def test_figures_only_without_a_results_file_says_which_file_in_one_line(mods, t
 def test_tempered_main_writes_the_issues_keys_and_a_probe_part_leaves_the_headline(mods, data_dir, tmp_path, monkeypatch):
     """tempered_mnist.main end to end (3-4 generator steps, 300 samples, pixel features, runs in-process):
     the first part writes the issue's keys from its rows and draws the figures; a one-seed probe of other
-    steps and mode neither takes the headline nor rewrites the lens figure or the settings' K; rows scored
-    by another network are kept in the file but never compared, so the probe's group then leads."""
+    steps and mode takes neither the headline nor the lens figure (its only snapshot is after K) nor the
+    settings' K; rows scored by another network are kept in the file but never compared, so the probe's
+    group then leads."""
     import _common
     import reprlab.eval.features as feats
 
@@ -421,27 +422,29 @@ def test_tempered_main_writes_the_issues_keys_and_a_probe_part_leaves_the_headli
     monkeypatch.setattr(tempered, "run_jobs", lambda jobs, workers: [gan_mnist.run_job(j) for j in jobs])
     monkeypatch.setattr(feats, "classifier_features", lambda *a, **k: _PixelFeatures())
 
-    def part(*args):
-        monkeypatch.setattr(sys, "argv", ["tempered_mnist.py", "--points", "1", "--workers", "1",
+    def part(*args, points="1"):
+        monkeypatch.setattr(sys, "argv", ["tempered_mnist.py", "--points", points, "--workers", "1",
                                           "--keep-runs", str(tmp_path / "runs"), *args])
         tempered.main()
         return json.loads((tmp_path / "tempered_mnist.json").read_text())
 
-    out = part("--steps", "3", "--lens-steps", "1", "--seeds", "0,1")
+    out = part("--steps", "3", "--lens-steps", "2", "--seeds", "0,1", points="3")  # snapshots at steps 1, 2, 3
     head, raw = out["headline"], [r for r in out["rows"] if r["variant"] == "raw"]
     assert set(head) == {"fid_with_lens", "fid_without_lens", "fid_auc_with_lens", "fid_auc_without_lens",
                          "lens_distortion_start", "g_steps", "lens_after_k", "seeds"}
     assert head["fid_with_lens"] == pytest.approx(np.median([r["fid"] for r in raw if r["lens"]]))
     assert head["fid_auc_without_lens"] == pytest.approx(np.median([r["fid_auc"] for r in raw if not r["lens"]]))
     assert (head["g_steps"], head["lens_after_k"], head["seeds"]) == (3, "train", 2)
-    assert out["settings"]["lens_steps_K"] == 1 and out["feature_network"] == gan_mnist.feature_network(_PixelFeatures())
+    assert out["settings"]["lens_steps_K"] == 2 and out["feature_network"] == gan_mnist.feature_network(_PixelFeatures())
+    figure_from = {"seed": 0, "g_steps": 3, "lens_after_k": "train", "lens_steps_K": 2, "snapshot_steps": [1, 2, 3]}
+    assert out["settings"]["lens_figure"] == figure_from
     lens_rows = [r for r in raw if r["lens"]]
     assert all(r["distortion"] and r["lens_distortion_start"] is not None for r in lens_rows)
     lens_png = (tmp_path / "tempered_mnist_lens.png").read_bytes()
     assert all((tmp_path / f"tempered_mnist_{n}.png").stat().st_size > 0 for n in ("curves", "distortion"))
 
     out = part("--steps", "4", "--lens-steps", "2", "--lens-after-k", "identity", "--seeds", "0", "--lens", "with")
-    assert out["headline"] == head and out["settings"]["lens_steps_K"] == 1
+    assert out["headline"] == head and out["settings"]["lens_steps_K"] == 2 and out["settings"]["lens_figure"] == figure_from
     assert (tmp_path / "tempered_mnist_lens.png").read_bytes() == lens_png
     assert {(r["g_steps"], r["lens_after_k"]) for r in out["rows"] if r["lens"]} == {(3, "train"), (4, "identity")}
 
@@ -455,3 +458,4 @@ def test_tempered_main_writes_the_issues_keys_and_a_probe_part_leaves_the_headli
     four = {r["lens"]: r for r in out["rows"] if r["variant"] == "raw" and r["g_steps"] == 4}
     assert head["fid_with_lens"] == four[True]["fid"] and head["fid_without_lens"] == four[False]["fid"]
     assert out["settings"]["lens_steps_K"] == 2 and len([r for r in out["rows"] if r["seed"] == 1]) == 4
+    assert out["settings"]["lens_figure"] == figure_from and (tmp_path / "tempered_mnist_lens.png").read_bytes() == lens_png
