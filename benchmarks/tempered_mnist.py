@@ -7,10 +7,11 @@ conv 32 -> leaky ReLU -> conv 32 with a skip, a 3x3 conv back to one channel, a 
 BatchNorm), trained on L_L = λ·L_L^A + ‖X − L(X)‖² (mean over pixels) with λ(t) = 1 − sin(tπ/2K)
 until K, then 0. The paper uses K = 10,000 and trains 10⁶ steps; its Fig. 5 (MNIST, DCGAN) shows FID
 22 with the lens against 42 without, the lens run worse at first and crossing below at about 10⁵
-steps. A lens step costs about 0.85 s on one CPU thread here (the GAN step alone: 0.08 s), so a
-CPU run reaches a few thousand steps: K is scaled to a third of the run (``--lens-steps``, default
-min(10,000, steps / 3)) so that the lens tempers, returns to the identity and the GAN then trains
-on the true data; ``--steps 1000000 --lens-steps 10000`` is the paper's length for a GPU.
+steps. A lens step costs about 0.4 s on one CPU thread here (the GAN step alone: 0.035 s), so a
+CPU run in the paper's mode reaches a few thousand steps: K is scaled to a third of the run
+(``--lens-steps``, default min(10,000, steps / 3)) so that the lens tempers, returns to the identity
+and the GAN then trains on the true data; ``--steps 1000000 --lens-steps 10000`` is the paper's
+length for a GPU. The headline runs drop the lens at K (below) and train 30x K.
 
 Both runs of a seed train the same number of steps from the same seed; ``--points`` checkpoints of
 each are scored by ``gan_mnist.py``'s classifier FID / KID / precision / recall (5,000 samples vs the
@@ -38,10 +39,10 @@ writes it (rows of an earlier classifier stay in the file, shown nowhere).
 
 Parts merge their rows into ``tempered_mnist.json``::
 
-    python benchmarks/tempered_mnist.py --seeds 0,1,2 --steps 3000          # ~45 CPU-min a lens run
+    python benchmarks/tempered_mnist.py --seeds 0,1,2 --steps 3000          # ~21 CPU-min a lens run
     python benchmarks/tempered_mnist.py --seeds 0 --lens with               # one half of a seed
     python benchmarks/tempered_mnist.py --steps 30000 --lens-steps 1000 --lens-after-k identity --points 15
-                                                        # 10x longer: the lens dropped at K (~30 CPU-min a lens run)
+                                                        # 10x longer: the lens dropped at K (~23 CPU-min a lens run)
     python benchmarks/tempered_mnist.py --quick                             # smoke run
 """
 

@@ -47,7 +47,7 @@ image's channels, all stride 1 and padding 1, no BatchNorm; ``lens_arch=small``:
 lens is dropped, :math:`L(x) = x` exactly: D sees the real data itself and the lens is not updated or
 run again. The lens's distortion at K (logged up to its last update) is what the two differ by at
 that point; the rest of the run costs a plain GAN step instead of a lens step (on MNIST with the
-paper's lens, one CPU thread: about 14x less), which makes runs many times longer than K affordable
+paper's lens, one CPU thread: about 12x less), which makes runs many times longer than K affordable
 on a CPU.
 
 One training step runs ``discriminator``, ``generator`` (every ``n_critic`` steps) and ``lens``. The
