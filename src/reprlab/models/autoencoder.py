@@ -24,6 +24,7 @@ from ..data.base import Batch
 from ..errors import ConfigError
 from ..nets import encoder_decoder
 from .base import ReprModel
+from .functional import bernoulli_log_prob
 from .registry import register_model
 
 
@@ -55,7 +56,7 @@ def reconstruction_loss(x_hat_logits: Tensor, x: Tensor, kind: str) -> Tensor:
     n = x.shape[0]
     if kind == "mse":
         return (x_hat_logits - x).pow(2).sum() / n
-    return F.binary_cross_entropy_with_logits(x_hat_logits, x, reduction="sum") / n
+    return -bernoulli_log_prob(x_hat_logits, x).sum() / n
 
 
 @register_model("ae", "auto-encoder x -> h -> x̂ (MSE or cross-entropy; MLP or conv; optional tied weights)")

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import option
@@ -33,6 +32,7 @@ from ..data.base import Batch, TensorData
 from ..errors import ConfigError, UsageError
 from ..nets import decoder, feature_encoder
 from .base import ReprModel
+from .functional import bernoulli_log_prob
 from .priors import make_prior
 from .registry import register_model
 
@@ -53,8 +53,9 @@ def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
 
     .. math::  \log p(x|z) = \sum_j x_j \log \hat x_j + (1 - x_j) \log(1 - \hat x_j) = -\mathrm{BCE}(\hat x, x)
 
-    (computed from the logits, stably; for x in [0, 1] it is the cross-entropy of the lecture)."""
-    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    (computed from the logits, stably, by :func:`~reprlab.models.functional.bernoulli_log_prob`; for
+    x in [0, 1] it is the cross-entropy of the lecture)."""
+    return bernoulli_log_prob(logits, x).flatten(1).sum(1)
 
 
 def gaussian_log_likelihood(mean: Tensor, x: Tensor, logvar: Tensor) -> Tensor:
