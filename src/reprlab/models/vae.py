@@ -166,11 +166,12 @@ class VAE(ReprModel):
     def forward(self, batch: Batch, update: str = "model") -> dict[str, Tensor]:
         x = self._binarize(batch.x) if self.training else batch.x
         t = self.elbo_terms(x)
-        elbo = t["log_px_z"] - t["kl"]
         beta = self.kl_weight() if self.training else self.config.beta
-        loss = (-t["log_px_z"] + beta * t["kl"]).mean()
-        return {"loss": loss, "elbo": elbo.mean().detach(), "kl": t["kl"].mean().detach(),
-                "reconstruction": (-t["log_px_z"]).mean().detach(), "beta": torch.tensor(beta, device=x.device)}
+        loss = (beta * t["kl"] - t["log_px_z"]).mean()
+        with torch.no_grad():  # the logged means, outside the graph (no backward nodes for them)
+            kl, reconstruction = t["kl"].mean(), -t["log_px_z"].mean()
+        return {"loss": loss, "elbo": -(reconstruction + kl), "kl": kl, "reconstruction": reconstruction,
+                "beta": torch.tensor(beta, device=x.device)}
 
     def kl_weight(self) -> float:
         r"""The KL weight of the current training step: β_t = β · min(1, t / W) (β without warm-up)."""
