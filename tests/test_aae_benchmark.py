@@ -43,12 +43,13 @@ def test_aae_mnist_headline_is_the_median_over_seeds_and_validation_rows_leave_i
         assert head[key] == statistics.median(r["sliced_wasserstein"] for r in mine)
         assert all(r["evaluated_on"] == "test" and r["n_eval"] == 300 and r["steps"] == 2 for r in mine)
     assert len({r["sliced_wasserstein"] for r in rows}) == 6  # seeds and models differ: not one copied number
-    assert out["settings"]["aae_recipe"] == aae_mnist.AAE_RECIPE == {"reg": "r1", "gamma": 10.0}
-    assert out["settings"]["models"]["AAE, N(0, I)"][1]["reg"] == "r1"
+    assert out["settings"]["schedule"] == aae_mnist.SCHEDULE == {"train.lr_schedule": "cosine"}
+    assert out["settings"]["models"]["AAE, N(0, I)"][1]["train.lr_schedule"] == "cosine"
+    assert aae_mnist.MODELS["AAE, N(0, I), constant lr"][1]["train.lr_schedule"] == "constant"
     assert (tmp_path / "aae_mnist_codes.png").stat().st_size > 0 and (tmp_path / "aae_mnist_percentiles.png").stat().st_size > 0
 
     aae_mnist.main(["--validation", "--label", "r1-gamma1", "--seeds", "100", "--epochs", "1",
-                    "--models", '"AAE, N(0, I), no reg"', "--set", "reg=r1", "--set", "gamma=1"])
+                    "--models", '"AAE, N(0, I), constant lr"', "--set", "reg=r1", "--set", "gamma=1"])
     after = json.loads((tmp_path / "aae_mnist.json").read_text())
     assert after["headline"] == head and after["rows"] == rows
     (val,) = after["validation_rows"]
