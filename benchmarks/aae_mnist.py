@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     figures(results, first)
     headline = {KEYS[m]: statistics.median(r["sliced_wasserstein"] for r in rows if r["model"] == m) for m in models}
-    headline["seeds"] = seeds
+    headline["seeds"] = len(seeds)  # which ones: settings.seeds
     print(headline)
     import json
 
