@@ -223,6 +223,26 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+def add_recipe_args(p, subject: str, example: str) -> None:
+    """``--label`` and ``--set`` of a script whose ``--validation`` runs try a recipe on seeds >= 100
+    (rows to ``validation_rows``): the recipe's name, and the settings it changes over the ``subject``'s."""
+    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"--validation: a setting over the {subject}'s (VALUE read as JSON), e.g. --set {example}")
+
+
+def recipe_settings(a, seeds: list[int], hint: str = "") -> dict:
+    """The ``--set`` settings of parsed arguments ``a`` (see :func:`add_recipe_args`), after the checks
+    that keep a recipe off the headline: ``--set`` / ``--label`` only with ``--validation``, which needs
+    a label and seeds >= 100. One line (SystemExit) naming the fix otherwise; ``hint`` ends the first."""
+    extra = parse_sets(a.set)
+    if (extra or a.label) and not a.validation:
+        raise SystemExit(f"--set and --label are for --validation runs{hint}")
+    if a.validation and (not a.label or min(seeds) < 100):
+        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    return extra
+
+
 def merge_keys(name: str, keys: dict, folder: Path | None = None) -> Path:
     """Set top-level ``keys`` of ``<name>.json`` (e.g. a calibration computed on its own), leaving
     everything else as it is. Returns the file's path."""

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, command_line, data_dir, parse_sets, print_table, write_result  # noqa: E402
+from _common import RESULTS_DIR, add_recipe_args, command_line, data_dir, print_table, recipe_settings, write_result  # noqa: E402
 
 #: the recipe of every model: the learning rate decayed to 0 by a cosine, chosen on seeds 100 and 101
 #: with 10,000 training images held out (``validation_rows``) before the rows' seeds 0-2 ran. At a
@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=2, help="processes (one thread each)")
     p.add_argument("--validation", action="store_true",
                    help="score 10,000 held-out training images, seeds >= 100; rows go to validation_rows under --label")
-    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="--validation: a setting over the model's (VALUE read as JSON), e.g. --set gamma=1")
+    add_recipe_args(p, "model", "gamma=1")
     a = p.parse_args(argv)
     import csv
 
@@ -131,11 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"--models: unknown {unknown}; choose from {list(MODELS)}")
     seeds = [int(s) for s in a.seeds.split(",")]
-    extra = parse_sets(a.set)
-    if (extra or a.label) and not a.validation:
-        raise SystemExit("--set and --label are for --validation runs")
-    if a.validation and (not a.label or min(seeds) < 100):
-        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    extra = recipe_settings(a, seeds)
     steps = 30 if a.quick else a.epochs * STEPS_PER_EPOCH
     n_test = 1000 if a.quick else TEST_IMAGES
     first = min(seeds)

@@ -79,8 +79,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (RESULTS_DIR, command_line, data_dir, merge_keys, parse_sets, print_table,  # noqa: E402
-                     results_lock, update_result, write_result)
+from _common import (RESULTS_DIR, add_recipe_args, command_line, data_dir, merge_keys, print_table,  # noqa: E402
+                     recipe_settings, results_lock, update_result, write_result)
 
 COMMON = {"arch": "conv", "channels": [32, 64], "latent_dim": 64, "train.batch_size": 64, "train.lr": 2e-4, "ema": 0.999}
 METHODS = {
@@ -579,9 +579,7 @@ def main() -> None:
                         "seeds: how much the scoring network moves FID / precision / recall; merged into the JSON")
     p.add_argument("--figures-only", action="store_true",
                    help="only redraw gan_mnist_curves.png from gan_mnist.json (no training, no scoring)")
-    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="--validation: a setting over the method's (VALUE read as JSON), e.g. --set reg_every=16")
+    add_recipe_args(p, "method", "reg_every=16")
     a = p.parse_args()
     if a.figures_only:
         if not (RESULTS_DIR / "gan_mnist.json").is_file():
@@ -598,11 +596,7 @@ def main() -> None:
 
     methods = [method_name(m) for m in a.methods.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
-    extra = parse_sets(a.set)
-    if (extra or a.label) and not a.validation:
-        raise SystemExit("--set and --label are for --validation runs; the headline runs use METHODS")
-    if a.validation and (not a.label or min(seeds) < 100):
-        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    extra = recipe_settings(a, seeds, "; the headline runs use METHODS")
     if a.network_spread:
         if not a.keep_runs or len(methods) != 1:
             raise SystemExit("--network-spread scores the kept runs of one method: pass --methods M --keep-runs DIR")

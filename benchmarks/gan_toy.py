@@ -54,7 +54,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS_DIR, check_targets, command_line, parse_sets, print_table, write_result  # noqa: E402
+from _common import (RESULTS_DIR, add_recipe_args, check_targets, command_line, print_table,  # noqa: E402
+                     recipe_settings, write_result)
 
 LOSSES = ["minimax", "ns", "logratio", "wgan", "wgan-gp"]
 REGS = {"minimax": ["none", "r1", "r2", "gp", "roth"], "ns": ["none", "r1", "r2", "gp", "roth"],
@@ -228,11 +229,7 @@ def pacgan_part(a) -> None:
 
     packs, seeds = [int(v) for v in a.packs.split(",")], [int(v) for v in a.seeds.split(",")]
     data = a.data or ("grid25-pacgan" if a.setup == "pacgan" else "grid25")
-    extra = parse_sets(a.set)
-    if (extra or a.label) and not a.validation:
-        raise SystemExit("--set and --label are for --validation runs")
-    if a.validation and (not a.label or min(seeds) < 100):
-        raise SystemExit("--validation needs --label NAME and seeds >= 100 (no headline row's seed)")
+    extra = recipe_settings(a, seeds)
     results, new = run_jobs(pacgan_jobs(packs, seeds, 60 if a.quick else a.steps, a.setup, data, extra), a.workers)
     print_table(new, [("pack", "m", "d"), ("seed", "seed", "d"), ("steps", "steps", "d"), ("modes", "modes", "d"),
                       ("hq", "hq", ".3f"), ("seconds", "s", ".0f")])
@@ -311,9 +308,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40000, help="--part pacgan: generator steps per run")
     p.add_argument("--validation", action="store_true",
                    help="--part pacgan: a recipe tried on seeds >= 100; rows go to validation_rows under --label")
-    p.add_argument("--label", default="", help="--validation: the name of the recipe tried")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="--validation: a setting over the setup's (VALUE read as JSON), e.g. --set reg=r1")
+    add_recipe_args(p, "setup", "reg=r1")
     a = p.parse_args()
     if a.part == "pacgan":
         return pacgan_part(a)

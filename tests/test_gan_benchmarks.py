@@ -207,6 +207,25 @@ def test_set_values_are_read_as_json_when_they_parse_and_merge_keys_keeps_the_re
     assert json.loads((tmp_path / "x.json").read_text()) == {"headline": {"a": 1}, "rows": [1], "calibration": [2]}
 
 
+def test_recipe_settings_keep_a_recipe_off_the_headline_seeds(mods):
+    import argparse
+
+    import _common
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--validation", action="store_true")
+    _common.add_recipe_args(p, "method", "reg_every=16")
+    a = p.parse_args(["--validation", "--label", "r1", "--set", "gamma=0.1"])
+    assert _common.recipe_settings(a, [100, 101]) == {"gamma": 0.1}
+    with pytest.raises(SystemExit, match="seeds >= 100"):
+        _common.recipe_settings(a, [0, 100])
+    with pytest.raises(SystemExit, match="--label NAME"):
+        _common.recipe_settings(p.parse_args(["--validation"]), [100])
+    with pytest.raises(SystemExit, match="for --validation runs; the headline runs use METHODS"):
+        _common.recipe_settings(p.parse_args(["--set", "gamma=1"]), [0], "; the headline runs use METHODS")
+    assert _common.recipe_settings(p.parse_args([]), [0, 1, 2]) == {}
+
+
 def test_pack_targets_check_the_issues_bounds_for_the_keys_present_and_keep_the_tables(mods):
     gan_toy = mods[2]
     table = {"ring8_hq": {"target": ">= 0.9", "value": 0.97, "met": True}}
