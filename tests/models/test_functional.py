@@ -27,6 +27,11 @@ def test_softplus_keeps_log1p_accuracy_over_the_whole_float_range():
     assert torch.isinf(softplus(torch.tensor([float("inf")]))).all()
     assert softplus(torch.tensor([float("-inf")])).item() == 0.0
     assert torch.isnan(softplus(torch.tensor([float("nan")]))).all()
+    # its derivative is sigmoid(t), at t = 0 too (where autograd through max(t, 0) and |t| gives 1)
+    t64 = torch.linspace(-30, 30, 61, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(softplus(t64).sum(), t64)
+    torch.testing.assert_close(grad, torch.sigmoid(t64.detach()))
+    assert torch.autograd.gradgradcheck(softplus, (torch.randn(7, dtype=torch.float64, requires_grad=True) * 4,))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -14,21 +14,39 @@ import torch
 from torch import Tensor
 
 
-def softplus(t: Tensor) -> Tensor:
-    r"""softplus(t) = log(1 + e^t), elementwise, to ``log1p``'s accuracy, without ``log1p``.
-
-    .. math::  \mathrm{softplus}(t) = \max(t, 0) + \log(1 + u), \quad u = e^{-|t|} \in (0, 1]
-
-    with :math:`\log(1 + u)` computed as :math:`\log(w)\, u / (w - 1)`, :math:`w = 1 \oplus u` (Kahan:
-    the rounding of :math:`1 + u` cancels in the ratio), and as :math:`u` where :math:`w = 1`
-    (:math:`u < 2^{-24}`, where :math:`\log(1 + u) = u` to float precision). No gradient of its own:
-    :func:`bernoulli_log_prob` differentiates the whole log-likelihood in closed form.
-    """
+def _softplus_values(t: Tensor) -> Tensor:
+    """The values of :func:`softplus` (no autograd graph of their own)."""
     u = t.abs().neg_().exp_()
     w = u + 1
     d = w - 1
     ratio = torch.where(d > 0, torch.log(w).div_(d), 1.0)
     return ratio.mul_(u).add_(t.clamp(min=0))
+
+
+class _Softplus(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        ctx.save_for_backward(t)
+        return _softplus_values(t)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (t,) = ctx.saved_tensors
+        return grad * torch.sigmoid(t)
+
+
+def softplus(t: Tensor) -> Tensor:
+    r"""softplus(t) = log(1 + e^t), elementwise, to ``log1p``'s accuracy, without ``log1p``.
+
+    .. math::  \mathrm{softplus}(t) = \max(t, 0) + \log(1 + u), \quad u = e^{-|t|} \in (0, 1],
+       \qquad \frac{d}{dt}\,\mathrm{softplus}(t) = \sigma(t)
+
+    with :math:`\log(1 + u)` computed as :math:`\log(w)\, u / (w - 1)`, :math:`w = 1 \oplus u` (Kahan:
+    the rounding of :math:`1 + u` cancels in the ratio), and as :math:`u` where :math:`w = 1`
+    (:math:`u < 2^{-24}`, where :math:`\log(1 + u) = u` to float precision). The derivative is given
+    in closed form (autograd through max and |t| would be wrong at t = 0).
+    """
+    return _Softplus.apply(t)
 
 
 class _BernoulliLogProb(torch.autograd.Function):
@@ -37,7 +55,7 @@ class _BernoulliLogProb(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: Tensor, x: Tensor) -> Tensor:
         ctx.save_for_backward(logits, x)
-        return x * logits - softplus(logits)
+        return x * logits - _softplus_values(logits)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
