@@ -32,17 +32,17 @@ def aae_mnist(data_dir, tmp_path, monkeypatch):
 
 
 def test_aae_mnist_headline_is_the_median_over_seeds_and_validation_rows_leave_it(aae_mnist, tmp_path):
-    models = '"AAE, N(0, I)", "VAE, N(0, I)"'
+    models = '"AAE, N(0, I)", "AAE, 10-mixture", "VAE, N(0, I)", "VAE, 10-mixture"'
     aae_mnist.main(["--seeds", "0,1,2", "--epochs", "1", "--models", models])
     out = json.loads((tmp_path / "aae_mnist.json").read_text())
     head, rows = out["headline"], out["rows"]
-    assert head["seeds"] == 3 and out["settings"]["seeds"] == [0, 1, 2] and len(rows) == 6
+    assert head["seeds"] == 3 and out["settings"]["seeds"] == [0, 1, 2] and len(rows) == 12
     for model, key in (("AAE, N(0, I)", "sw_aae_gaussian"), ("VAE, N(0, I)", "sw_vae_gaussian")):
         mine = [r for r in rows if r["model"] == model]
         assert sorted(r["seed"] for r in mine) == [0, 1, 2]
         assert head[key] == statistics.median(r["sliced_wasserstein"] for r in mine)
         assert all(r["evaluated_on"] == "test" and r["n_eval"] == 300 and r["steps"] == 2 for r in mine)
-    assert len({r["sliced_wasserstein"] for r in rows}) == 6  # seeds and models differ: not one copied number
+    assert len({r["sliced_wasserstein"] for r in rows}) == 12  # seeds and models differ: not one copied number
     assert out["settings"]["schedule"] == aae_mnist.SCHEDULE == {"train.lr_schedule": "cosine"}
     assert out["settings"]["models"]["AAE, N(0, I)"][1]["train.lr_schedule"] == "cosine"
     assert aae_mnist.MODELS["AAE, N(0, I), constant lr"][1]["train.lr_schedule"] == "constant"
@@ -57,9 +57,17 @@ def test_aae_mnist_headline_is_the_median_over_seeds_and_validation_rows_leave_i
     assert val["label"] == "r1-gamma1" and val["evaluated_on"] == "validation" and abs(val["n_eval"] - 10000) <= 1
     assert val["extra"] == {"reg": "r1", "gamma": 1} and val["seed"] == 100
 
+    (tmp_path / "aae_mnist_codes.png").unlink()
     aae_mnist.main(["--seeds", "0", "--epochs", "1", "--models", '"VAE, N(0, I)"'])
     again = json.loads((tmp_path / "aae_mnist.json").read_text())
     assert again["validation_rows"] == after["validation_rows"] and again["headline"]["seeds"] == 1
+    # a part: the VAE's rows replaced by its one seed, the AAE's three kept and still in the headline
+    assert [r for r in again["rows"] if r["model"] == "AAE, N(0, I)"] == [r for r in rows if r["model"] == "AAE, N(0, I)"]
+    assert [r["seed"] for r in again["rows"] if r["model"] == "VAE, N(0, I)"] == [0]
+    assert again["headline"]["sw_aae_gaussian"] == head["sw_aae_gaussian"]
+    assert again["settings"]["seeds_by_model"]["VAE, N(0, I)"] == [0]
+    assert again["settings"]["seeds_by_model"]["AAE, 10-mixture"] == [0, 1, 2]
+    assert not (tmp_path / "aae_mnist_codes.png").exists()  # two of the four panels: not redrawn
 
 
 def test_aae_mnist_refuses_bad_arguments_in_one_line(aae_mnist):
