@@ -301,6 +301,13 @@ def test_aae_section_draws_four_code_maps_and_the_lens(tmp_path):
     captions = [c for c, _ in s.figures]
     assert any("four panels" in c for c in captions) and any("lens" in c for c in captions)
     assert all(p.stat().st_size > 0 for _, p in s.figures)
+    import yaml
+
+    # aae_mnist's recipe: the four models' learning rate decayed by a cosine (the AAE's game settles)
+    for m in ("aae", "vae"):
+        for prior in ("gaussian", "mixture10"):
+            config = yaml.safe_load((tmp_path / "runs" / f"{m}-{prior}-digits" / "config.yaml").read_text())
+            assert config["train"]["lr_schedule"] == "cosine"
 
 
 def test_stacked_section_compares_pretraining_with_none_on_held_out_digits(tmp_path):
