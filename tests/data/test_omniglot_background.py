@@ -91,7 +91,7 @@ def test_download_then_train_siamese_on_the_full_background_set(tmp_path, monkey
                            "train.val_every=3", "train.checkpoint_every=3", "train.warmup_steps=0")
     assert code == 0, err
     # the Omniglot recipe was applied to omniglot:background (the keys set above win)
-    assert "siamese on omniglot:background: the recipe for these data sets" in caplog.text
+    assert "siamese on omniglot:background: the model's recipe" in caplog.text
     config = yaml.safe_load((run / "config.yaml").read_text())
     recipe = SiameseNet.recipes["omniglot"]
     assert config["data"]["name"] == "omniglot:background" and config["data"]["data_dir"] == str(dest)

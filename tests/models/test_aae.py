@@ -169,3 +169,23 @@ def test_aae_wgan_clips_its_code_discriminator_to_the_configured_bound():
     model.after_update("discriminator")
     w = torch.cat([p.flatten() for p in model.discriminator.parameters()])
     assert w.abs().max().item() == pytest.approx(0.05)
+
+
+def test_aae_recipe_decays_the_rate_on_any_data_set_unless_set(caplog):
+    """A new AAE run gets the cosine schedule (the ``"*"`` recipe) on every data set; a schedule the
+    user sets, on the command line or in a config file, wins; a saved run's config keeps its own;
+    models without the recipe keep the constant default."""
+    import logging
+
+    from reprlab.pipelines.training import build_run_config
+
+    with caplog.at_level(logging.INFO, logger="reprlab"):
+        for name in ("digits", "mnist", "toy:ring8"):
+            assert build_run_config("aae", None, [("data.name", name)]).train.lr_schedule == "cosine"
+    assert "the model's recipe train.lr_schedule=cosine" in caplog.text
+    assert build_run_config("aae", None, [("train.lr_schedule", "constant")]).train.lr_schedule == "constant"
+    assert build_run_config("aae", {"train": {"lr_schedule": "step"}}).train.lr_schedule == "step"
+    saved = build_run_config("aae", {"data": {"name": "digits"}}, saved=True)
+    assert saved.train.lr_schedule == "constant"  # a run saved before the recipe was trained at the default
+    assert build_run_config("ae", None, [("data.name", "digits")]).train.lr_schedule == "constant"
+    assert build_run_config("vae", None, [("data.name", "mnist")]).train.lr_schedule == "constant"

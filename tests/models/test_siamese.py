@@ -222,7 +222,7 @@ def test_omniglot_recipe_fills_only_what_the_user_left_unset(caplog, tmp_path):
         rc = build_run_config("siamese", None, [("data.name", "omniglot:small1")])
     assert rc.model.arch == recipe["arch"] == "conv4" and rc.model.loss == recipe["loss"]
     assert rc.train.lr == recipe["train.lr"] and rc.train.max_steps == recipe["train.max_steps"]
-    assert "the recipe for these data sets" in caplog.text and "model.arch=conv4" in caplog.text
+    assert "the model's recipe" in caplog.text and "model.arch=conv4" in caplog.text
     mine = build_run_config("siamese", {"train": {"lr": 0.5}}, [("data.name", "omniglot"), ("arch", "mlp"), ("loss", "koch")])
     assert (mine.model.arch, mine.model.loss, mine.train.lr) == ("mlp", "koch", 0.5)
     assert mine.model.rotations is True  # the rest of the recipe still applies

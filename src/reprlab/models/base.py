@@ -69,9 +69,10 @@ class ReprModel(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type] = object
-    #: defaults for one data set (keyed by the data name before ``:``, e.g. ``omniglot``): config
-    #: keys (model keys bare, others ``train.lr``-style) that apply wherever neither the config
-    #: file nor a ``key=value`` override sets them
+    #: defaults for one data set (keyed by the data name before ``:``, e.g. ``omniglot``; ``"*"``:
+    #: any data set, under a data set's own entry): config keys (model keys bare, others
+    #: ``train.lr``-style) that apply to a new run wherever neither the config file nor a
+    #: ``key=value`` override sets them
     recipes: ClassVar[dict[str, dict[str, object]]] = {}
     #: model keys added after runs were saved without them: the value that reproduces what such a
     #: run was trained with (applied only when a saved run's ``config.yaml`` lacks the key)

@@ -67,7 +67,8 @@ def build_run_config(
     """Merge a config file's sections and ``key=value`` overrides into a validated :class:`RunConfig`.
 
     An override key is ``section.key`` or a bare ``key`` found in exactly one section. A new run
-    gets the model's recipe for its data set (``ReprModel.recipes``) where nothing sets a key; a
+    gets the model's recipe (``ReprModel.recipes``: its ``"*"`` entry for any data set, then the
+    entry for its data set) where nothing sets a key; a
     ``saved`` run's config (its ``config.yaml``) gets no recipe, and the model's
     ``legacy_defaults`` for keys added after it was written.
     """
@@ -108,7 +109,8 @@ def build_run_config(
     if saved:
         for key, value in getattr(spec.cls, "legacy_defaults", {}).items():
             values["model"].setdefault(key, value)
-    recipe = {} if saved else getattr(spec.cls, "recipes", {}).get(data.name.split(":", 1)[0], {})
+    recipes = {} if saved else getattr(spec.cls, "recipes", {})  # "*": any data set; a data set's own entry wins
+    recipe = {**recipes.get("*", {}), **recipes.get(data.name.split(":", 1)[0], {})}
     applied = []
     for key, value in recipe.items():  # the data set's recipe fills what the user left unset
         section, _, bare = key.rpartition(".")
@@ -117,7 +119,7 @@ def build_run_config(
             values[section][bare] = value
             applied.append(f"{section}.{bare}={value}")
     if applied:
-        log.info("%s on %s: the recipe for these data sets %s (a key you set wins)", name, data.name, " ".join(applied))
+        log.info("%s on %s: the model's recipe %s (a key you set wins)", name, data.name, " ".join(applied))
         data = from_dict(DataConfig, values["data"], "data")
     return RunConfig(
         model_name=name,

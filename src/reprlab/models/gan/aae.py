@@ -59,6 +59,11 @@ class AdversarialAutoEncoder(ReprModel):
     name = "aae"
     Config = AAEConfig
     eval_sample_quality = True  # `reprlab eval` prints FID/KID/precision/recall or mode coverage
+    #: any data set: Adam's rate decayed to 0 by a cosine over the run. At a constant rate the codes
+    #: keep drifting with the adversarial game and where a run stops decides how well q(z) fits the
+    #: prior (benchmarks/aae_mnist.py, chosen on held-out training images: sliced Wasserstein
+    #: distance to N(0, I) 2.30 / 0.24 constant, 0.054 / 0.051 cosine, two seeds)
+    recipes = {"*": {"train.lr_schedule": "cosine"}}
 
     def __init__(self, config: AAEConfig, input_shape: tuple[int, ...]):
         super().__init__(config, input_shape)
