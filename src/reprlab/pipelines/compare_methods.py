@@ -52,7 +52,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "sdae": {"model.hidden": (256, 128), "model.pretrain_steps": 300, "train.max_steps": 300},
     "gan-d": {"model.d_hidden": (256, 128)},
     # the encoder's adversarial updates at a tenth of the reconstruction's rate: at the same rate the
-    # push to N(0, I) shrinks 32-d codes (linear-100 0.44 against 0.76 on MNIST's validation tenth,
+    # push to N(0, I) shrinks 32-d codes (linear-100 0.50 against 0.76 on MNIST's validation tenth,
     # benchmarks/aae_codes.py)
     "aae": {"model.lr_g": 1e-4},
 }
