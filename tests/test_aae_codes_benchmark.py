@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,14 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.fixture()
 def aae_codes(data_dir, tmp_path, monkeypatch):
-    sys.path.insert(0, str(BENCH))
-    try:
-        import _common
-        import aae_codes
+    monkeypatch.syspath_prepend(str(BENCH))  # undone after the test
+    import _common
+    import aae_codes as module
 
-        monkeypatch.setenv("REPRLAB_DATA", str(data_dir))
-        monkeypatch.setattr(_common, "RESULTS_DIR", tmp_path)
-        monkeypatch.setattr(aae_codes, "STEPS", 3)
-        yield aae_codes
-    finally:
-        sys.path.remove(str(BENCH))
+    monkeypatch.setenv("REPRLAB_DATA", str(data_dir))
+    monkeypatch.setattr(_common, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(module, "STEPS", 3)
+    return module
 
 
 def test_aae_codes_rows_record_their_schedule_and_the_choice_is_the_best_median(aae_codes, tmp_path):
