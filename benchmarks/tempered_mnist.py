@@ -43,6 +43,8 @@ Parts merge their rows into ``tempered_mnist.json``::
     python benchmarks/tempered_mnist.py --seeds 0 --lens with               # one half of a seed
     python benchmarks/tempered_mnist.py --steps 30000 --lens-steps 1000 --lens-after-k identity --points 15
                                                         # 10x longer: the lens dropped at K (~23 CPU-min a lens run)
+    python benchmarks/tempered_mnist.py --seeds 1 --steps 60000 --lens-steps 1000 --lens-after-k identity --points 20 --workers 2
+                                                        # the headline's runs, a seed a part (~37-43 CPU-min a lens run)
     python benchmarks/tempered_mnist.py --quick                             # smoke run
 """
 
