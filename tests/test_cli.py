@@ -143,10 +143,26 @@ def test_model_help_lists_its_options(capsys):
     assert code == 0
     for key in ("model.latent_dim", "model.loss", "model.tied", "data.name", "train.lr", "train.precision"):
         assert key in out
+    assert "recipes" not in out  # the plain AE has none
     with pytest.raises(SystemExit) as e:
         main(["train", "--help"])
     assert e.value.code == 0
     assert "ae " in capsys.readouterr().out
+
+
+def test_model_help_lists_its_recipes(capsys):
+    """A model's recipes (the values a new run gets where the user sets none) are in its --help:
+    the AAE's for any data set, every key of the Siamese net's Omniglot recipe."""
+    from reprlab.models.siamese import SiameseNet
+
+    code, out, _ = run_cli(capsys, "train", "aae", "--help")
+    assert code == 0
+    recipes = out[out.index("recipes ("):]
+    assert "any data set" in recipes and "train.lr_schedule=cosine" in recipes
+    code, out, _ = run_cli(capsys, "train", "siamese", "--help")
+    line = next(x for x in out[out.index("recipes ("):].splitlines() if "--data omniglot" in x)
+    for key, value in SiameseNet.recipes["omniglot"].items():
+        assert f"{key if '.' in key else 'model.' + key}={value}" in line
 
 
 def test_data_lists_what_is_present(tmp_path, capsys):

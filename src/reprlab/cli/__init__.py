@@ -38,6 +38,12 @@ def _options_help(model_name: str) -> str:
         out.append(f"\n{title}:")
         for key, typ, text in describe(cls, prefix):
             out.append(f"  {key:<32} {text}\n  {'':<32}   [{typ}]")
+    recipes = getattr(spec.cls, "recipes", {})
+    if recipes:  # what a new run gets where nothing sets the key (build_run_config)
+        out.append("\nrecipes (a new run's values where you set none; any key you set wins):")
+        for data_name in sorted(recipes, key=lambda n: (n != "*", n)):
+            values = " ".join(f"{k if '.' in k else 'model.' + k}={v}" for k, v in recipes[data_name].items())
+            out.append(f"  {'any data set' if data_name == '*' else '--data ' + data_name:<32} {values}")
     return "\n".join(out)
 
 
