@@ -189,3 +189,15 @@ def test_aae_recipe_decays_the_rate_on_any_data_set_unless_set(caplog):
     assert saved.train.lr_schedule == "constant"  # a run saved before the recipe was trained at the default
     assert build_run_config("ae", None, [("data.name", "digits")]).train.lr_schedule == "constant"
     assert build_run_config("vae", None, [("data.name", "mnist")]).train.lr_schedule == "constant"
+
+
+def test_a_data_sets_recipe_entry_wins_over_the_any_data_set_entry(monkeypatch):
+    """``recipes["*"]`` fills every data set; a data set's own entry overrides it key by key."""
+    from reprlab.pipelines.training import build_run_config
+
+    monkeypatch.setattr(AdversarialAutoEncoder, "recipes", {
+        "*": {"train.lr_schedule": "cosine", "train.lr": 1e-4}, "mnist": {"train.lr_schedule": "step", "latent_dim": 8}})
+    on_mnist = build_run_config("aae", None, [("data.name", "mnist:static-binarized")])
+    assert (on_mnist.train.lr_schedule, on_mnist.train.lr, on_mnist.model.latent_dim) == ("step", 1e-4, 8)
+    on_digits = build_run_config("aae", None, [("data.name", "digits")])
+    assert (on_digits.train.lr_schedule, on_digits.train.lr, on_digits.model.latent_dim) == ("cosine", 1e-4, 2)
