@@ -27,6 +27,7 @@ class TrainConfig:
     warmup_steps: int = option(0, "linear warm-up steps", ge=0)
     lr_step_every: int = option(1000, "'step' schedule: multiply the lr by lr_gamma every this many steps", ge=1)
     lr_gamma: float = option(0.5, "'step' schedule factor", gt=0, le=1)
+    compile: bool = option(False, "torch.compile the model's training step (fused kernels; the first steps compile)")
     grad_clip: float = option(0.0, "clip the gradient norm to this value (0: off)", ge=0)
     val_every: int = option(500, "validate every this many steps", ge=1)
     early_stopping_patience: int = option(0, "stop after this many validations without improvement (0: off)", ge=0)

@@ -15,6 +15,12 @@ atomic checkpoints (:mod:`reprlab.train.checkpoint`) from which ``resume=True`` 
 (each followed by the caller's ``on_checkpoint(model, step)``), validation with early stopping
 (:mod:`reprlab.train.early_stopping`), and learning-rate schedules. The same code runs on one CPU, one
 GPU, or many processes (``devices=N`` through Fabric's launcher, or under ``torchrun``).
+
+``train.compile=true`` runs the steps through ``torch.compile`` (:func:`compiled`): the model's
+forward and, by AOTAutograd, its backward become fused kernels; the weights, checkpoints and
+evaluation stay the uncompiled module's. Same seed, same numbers, and a resume continues bit for
+bit, as without it; the numbers are not an eager run's (fused kernels round differently and draw
+their noise from their own generator, seeded from torch's).
 """
 
 from __future__ import annotations
@@ -165,6 +171,24 @@ def frozen(params):
             p.requires_grad_(True)
 
 
+def compiled(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``torch.compile(module)`` for the training steps (``train.compile``): TorchInductor fuses the
+    element-wise work of the forward and backward passes. The weights stay shared with ``module``
+    (checkpoints and evaluation use the uncompiled model). On a CPU Inductor builds C++ kernels:
+    without a C++ compiler this raises a one-line :class:`ConfigError`, not an error at the first step."""
+    if device.type == "cpu":
+        try:
+            from torch._inductor.cpp_builder import get_cpp_compiler
+
+            get_cpp_compiler()
+        except Exception:  # noqa: BLE001 - any failure to find one means the same thing to the user
+            raise ConfigError(
+                "train.compile=true on a CPU needs a C++ compiler (g++ or clang++ on PATH, or CXX set): "
+                "install one, or set train.compile=false"
+            ) from None
+    return torch.compile(module)
+
+
 @dataclass
 class _FitParts:
     """What one :meth:`Trainer.fit` trains with, built once by :meth:`Trainer._setup`."""
@@ -183,6 +207,7 @@ class _FitParts:
     pbar: Any
     world: int
     device: torch.device
+    step_model: Any = None  # what a training step calls: ``fmodel``, or it compiled (``train.compile``)
 
 
 @dataclass
@@ -464,6 +489,7 @@ class Trainer:
         state = _FitState(step=start, start=start, resumed_from=start if resume else None, early=early,
                           elapsed_before=saved.get("wall_s", 0.0), t0=t0, t_last=t0, step_last=start)
         fmodel.train()
+        parts.step_model = compiled(fmodel, device) if cfg.compile else fmodel
         return parts, state
 
     def _open_writer(self, resume_step: int | None) -> MetricsLogger | None:
@@ -489,7 +515,7 @@ class Trainer:
             if step % u.every or (u.active is not None and not u.active()):
                 continue
             with frozen(others):  # no gradient for what this update does not step
-                out = self._update(parts.fmodel, opt, batch, u.name)
+                out = self._update(parts.step_model, opt, batch, u.name)
             parts.model.after_update(u.name)
             parts.tracker.add(u.name, step, out)
         for s in parts.schedulers:
