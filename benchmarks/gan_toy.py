@@ -118,7 +118,7 @@ def run_one(job: dict) -> dict:
              ("train.seed", job["seed"]), ("train.progress", False), ("train.tensorboard", False),
              ("train.log_every", max(1, job["steps"] // 10)), ("train.checkpoint_every", max(1, job["steps"] // 5)),
              ("train.keep_checkpoints", 1), *overrides.items()]
-    rc = build_run_config("gan", None, pairs)
+    rc = build_run_config("gan", None, pairs, recipe=False)  # each row names its whole setting
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         model, _ = train_run(rc, Path(tmp) / "run")

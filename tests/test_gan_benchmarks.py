@@ -478,3 +478,26 @@ def test_tempered_main_writes_the_issues_keys_and_a_probe_part_leaves_the_headli
     assert head["fid_with_lens"] == four[True]["fid"] and head["fid_without_lens"] == four[False]["fid"]
     assert out["settings"]["lens_steps_K"] == 2 and len([r for r in out["rows"] if r["seed"] == 1]) == 4
     assert out["settings"]["lens_figure"] == figure_from and (tmp_path / "tempered_mnist_lens.png").read_bytes() == lens_png
+
+
+@pytest.mark.parametrize("data", ["ring8", "grid25"])
+def test_the_gans_recipe_on_a_toy_is_the_setting_gan_toy_reports(mods, data):
+    """``reprlab train gan --data ring8|grid25`` trains the model of the rows that met issue 18's
+    targets: ring8 the recommended setting (15,000 steps), grid25 the recommended setting with
+    PacGAN's generator and R1 (30,000 steps)."""
+    from reprlab.config import to_dict
+    from reprlab.pipelines.training import build_run_config
+
+    gan_toy = mods[2]
+    if data == "ring8":
+        job = {"steps": 15000, "settings": dict(gan_toy.RECOMMENDED)}
+    else:
+        job = gan_toy.pacgan_jobs([1], [0], 30000, "recommended-pacgan-g-r1", "grid25")[0]
+    bench = build_run_config("gan", None, [("data.name", data), ("train.max_steps", job["steps"]),
+                                           *{**gan_toy.COMMON, **job["settings"]}.items()], recipe=False)
+    user = build_run_config("gan", None, [("data.name", data)])
+    assert to_dict(user.model) == to_dict(bench.model)
+    assert to_dict(user.train) == to_dict(bench.train)
+    plain = build_run_config("gan", None, [("data.name", data)], recipe=False)
+    assert to_dict(plain.model) != to_dict(bench.model)  # the check above can fail
+    assert build_run_config("gan", None, [("data.name", data), ("train.max_steps", 7)]).train.max_steps == 7

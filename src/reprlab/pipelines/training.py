@@ -62,7 +62,7 @@ class RunConfig:
 
 def build_run_config(
     model_name: str | None = None, file_values: dict | None = None, overrides: list[tuple[str, Any]] = (),
-    *, saved: bool = False,
+    *, saved: bool = False, recipe: bool = True,
 ) -> RunConfig:
     """Merge a config file's sections and ``key=value`` overrides into a validated :class:`RunConfig`.
 
@@ -70,7 +70,8 @@ def build_run_config(
     gets the model's recipe (``ReprModel.recipes``: its ``"*"`` entry for any data set, then the
     entry for its data set) where nothing sets a key; a
     ``saved`` run's config (its ``config.yaml``) gets no recipe, and the model's
-    ``legacy_defaults`` for keys added after it was written.
+    ``legacy_defaults`` for keys added after it was written. ``recipe=False``: no recipe (a
+    benchmark whose rows name their whole setting, so a recipe added later cannot change them).
     """
     values = {s: dict((file_values or {}).get(s) or {}) for s in SECTIONS}
     unknown = sorted(set(file_values or {}) - set(SECTIONS) - {"input_shape", "reprlab_version"})
@@ -109,10 +110,10 @@ def build_run_config(
     if saved:
         for key, value in getattr(spec.cls, "legacy_defaults", {}).items():
             values["model"].setdefault(key, value)
-    recipes = {} if saved else getattr(spec.cls, "recipes", {})  # "*": any data set; a data set's own entry wins
-    recipe = {**recipes.get("*", {}), **recipes.get(data.name.split(":", 1)[0], {})}
+    recipes = {} if saved or not recipe else getattr(spec.cls, "recipes", {})  # "*": any data set; its own entry wins
+    chosen = {**recipes.get("*", {}), **recipes.get(data.name.split(":", 1)[0], {})}
     applied = []
-    for key, value in recipe.items():  # the data set's recipe fills what the user left unset
+    for key, value in chosen.items():  # the data set's recipe fills what the user left unset
         section, _, bare = key.rpartition(".")
         section = section or "model"
         if bare not in values[section]:

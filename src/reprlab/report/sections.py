@@ -54,9 +54,11 @@ def tour_section(key: str, title: str):
     return deco
 
 
-def train_for_section(ctx: TourContext, name: str, model: str, overrides: list[tuple[str, object]]):
+def train_for_section(ctx: TourContext, name: str, model: str, overrides: list[tuple[str, object]], *,
+                      recipe: bool = True):
     """Train ``model`` as run ``<out>/runs/<name>`` with the tour's seed, data folder and quiet
-    logging plus ``overrides`` (``("section.key", value)``); returns ``(run config, model, FitResult)``."""
+    logging plus ``overrides`` (``("section.key", value)``); returns ``(run config, model, FitResult)``.
+    ``recipe=False``: without the model's recipe for the data set (a section with its own setting)."""
     from ..pipelines.training import build_run_config, train_run
 
     base = [("train.seed", ctx.seed), ("train.progress", False), ("train.tensorboard", False)]
@@ -64,7 +66,7 @@ def train_for_section(ctx: TourContext, name: str, model: str, overrides: list[t
         base.append(("data.data_dir", ctx.data_dir))
     steps = dict(overrides).get("train.max_steps", 2000)
     base.append(("train.log_every", max(1, min(50, steps // 20))))
-    rc = build_run_config(model, None, base + overrides)
+    rc = build_run_config(model, None, base + overrides, recipe=recipe)
     model_obj, result = train_run(rc, ctx.run_dir(name), overwrite=True)
     return rc, model_obj, result
 

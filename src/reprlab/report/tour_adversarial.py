@@ -41,7 +41,7 @@ def _ring(ctx: TourContext, s: Section) -> None:
             ("data.name", "ring8"), ("data.val_fraction", 0.0), ("model.loss", loss), ("model.reg", reg), ("model.gamma", 0.1),
             ("model.n_critic", 5 if loss == "wgan-gp" else 1), ("model.latent_dim", 16), ("model.g_hidden", [128, 128]),
             ("model.d_hidden", [128, 128]), ("train.max_steps", steps), ("train.batch_size", 256),
-            ("train.checkpoint_every", steps)])
+            ("train.checkpoint_every", steps)], recipe=False)  # the tour's short setting, not gan_toy's recipe
         samples = model.sample(2500, torch.Generator().manual_seed(ctx.seed)).cpu()
         cov = mixture_mode_coverage(samples, "ring8")
         label = f"{loss}" + (f" + {reg}" if reg != "none" else "")

@@ -163,6 +163,7 @@ class TemperedGAN(GAN):
     """A :class:`~reprlab.models.gan.model.GAN` with a lens on the real data; ``lens(x)`` shows L(x)."""
 
     name = "tempered-gan"
+    recipes = {}  # the GAN's recipes are for 2-D mixtures, which a lens on images cannot take
     Config = TemperedGANConfig
     #: runs saved before the paper lens: the small residual lens and the summed reconstruction term
     legacy_defaults = {"lens_arch": "small", "lens_reconstruction": "sum"}
