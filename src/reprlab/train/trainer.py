@@ -186,6 +186,8 @@ def compiled(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
                 "train.compile=true on a CPU needs a C++ compiler (g++ or clang++ on PATH, or CXX set): "
                 "install one, or set train.compile=false"
             ) from None
+        # torch warns at the first compile that a CPU-only machine has no CUDA runtime: nothing to act on
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     return torch.compile(module)
 
 
@@ -490,6 +492,8 @@ class Trainer:
                           elapsed_before=saved.get("wall_s", 0.0), t0=t0, t_last=t0, step_last=start)
         fmodel.train()
         parts.step_model = compiled(fmodel, device) if cfg.compile else fmodel
+        if cfg.compile:
+            self._info("train.compile: the first steps compile the training step (seconds; cached for later runs)")
         return parts, state
 
     def _open_writer(self, resume_step: int | None) -> MetricsLogger | None:
