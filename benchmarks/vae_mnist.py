@@ -221,9 +221,20 @@ def quality_part(args, rows: list[dict], headline: dict) -> None:
                  "test_nll_nats": nll, "k": k, "n_test": len(test), "data": "mnist, dynamic binarization",
                  "arch": "784-512-512-50", "batch": batch, "lr": lr, "lr_schedule": args.lr_schedule,
                  "kl_warmup_epochs": args.kl_warmup_epochs, "iwae_seconds": time.perf_counter() - t0,
-                 "train_negative_elbo_last_epoch": result.train_metrics.get("train/loss"), "threads": args.threads})
-    headline["test_nll_nats"] = round(nll, 2)
-    headline["train_cpu_minutes"] = round(result.cpu_s / 60, 2)  # CPU time, not wall time: the machine may be shared
+                 "train_negative_elbo_last_epoch": result.train_metrics.get("train/loss"), "threads": args.threads,
+                 "seed": args.seed})
+
+
+QUALITY_RECIPE = ("epochs", "lr_schedule", "kl_warmup_epochs")  # a quality row's recipe; with "seed", its identity
+
+
+def quality_headline(rows: list[dict], new: dict, headline: dict) -> None:
+    """``test_nll_nats`` and ``train_cpu_minutes``: means over the seeds of ``new``'s recipe (rows
+    written before seeds were recorded are seed 0); CPU time, not wall time, as the machine may be shared."""
+    same = [r for r in rows if r.get("part") == "quality" and all(r.get(k, 0) == new.get(k, 0) for k in QUALITY_RECIPE)]
+    headline["test_nll_nats"] = round(sum(r["test_nll_nats"] for r in same) / len(same), 2)
+    headline["train_cpu_minutes"] = round(sum(r["train_cpu_seconds"] for r in same) / len(same) / 60, 2)
+    headline["quality_seeds"] = sorted(r.get("seed", 0) for r in same)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,18 +274,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threadpoolctl.threadpool_limits(args.threads)
     path = RESULTS_DIR / "vae_mnist.json"
-    old = json.loads(path.read_text()) if path.exists() else {"headline": {}, "rows": []}
     rows, headline = [], {}
     if "peer" in parts:  # the short comparison first, then the long quality run
         peer_part(args, rows, headline)
     if "quality" in parts:
         quality_part(args, rows, headline)
-    # a new recipe's quality row joins the earlier recipes' rows (the ablation); the same recipe is replaced
-    recipe = ("epochs", "lr_schedule", "kl_warmup_epochs")
+    # read now, not at the start: parts run in parallel processes (e.g. two seeds) each add their rows
+    old = json.loads(path.read_text()) if path.exists() else {"headline": {}, "rows": []}
+    # a new recipe's or seed's quality row joins the earlier rows (the ablation, the seeds); the same
+    # recipe and seed is replaced
+    ident = (*QUALITY_RECIPE, "seed")
+    new_quality = next((r for r in rows if r["part"] == "quality"), None)
     rows = [r for r in old["rows"] if r.get("part") not in parts
-            or (r["part"] == "quality" and not any(all(r.get(k, 0) == n.get(k, 0) for k in recipe) for n in rows))] + rows
+            or (r["part"] == "quality" and not any(all(r.get(k, 0) == n.get(k, 0) for k in ident) for n in rows))] + rows
+    if new_quality is not None:
+        quality_headline(rows, new_quality, headline)
     headline = {**{k: v for k, v in old["headline"].items()}, **headline}
-    headline = {k: headline[k] for k in ("test_nll_nats", "train_cpu_minutes", "speedup_vs_pythae", "nll_gap_vs_pythae_nats",
+    headline = {k: headline[k] for k in ("test_nll_nats", "train_cpu_minutes", "quality_seeds", "speedup_vs_pythae",
+                                         "nll_gap_vs_pythae_nats",
                                          "time_vs_plain_loop", "speedup_vs_pythae_compiled",
                                          "nll_gap_vs_pythae_nats_compiled")
                 if k in headline}
