@@ -23,7 +23,7 @@ def test_quality_headline_is_the_mean_over_the_recipes_seeds(monkeypatch):
             {"part": "peer", "trainer": "pythae", "test_nll_nats": 1.0}]
     headline = {}
     vae_mnist.quality_headline(rows, seed1, headline)
-    assert headline == {"test_nll_nats": 85.5, "train_cpu_minutes": 15.0, "quality_seeds": [0, 1]}
+    assert headline == {"test_nll_nats": 85.5, "train_cpu_minutes": 15.0, "quality_seeds": 2}
     headline = {}
     vae_mnist.quality_headline(rows, rows[2], headline)  # the ablation's own recipe: its one row
-    assert headline == {"test_nll_nats": 90.0, "train_cpu_minutes": 1.0, "quality_seeds": [0]}
+    assert headline == {"test_nll_nats": 90.0, "train_cpu_minutes": 1.0, "quality_seeds": 1}
