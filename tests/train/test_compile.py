@@ -64,3 +64,4 @@ def test_compile_without_a_cpp_compiler_is_a_one_line_config_error(tmp_path, mon
     with pytest.raises(ConfigError, match=r"train\.compile=true on a CPU needs a C\+\+ compiler") as err:
         _run(tmp_path / "r", True, steps=2)
     assert "\n" not in str(err.value) and "train.compile=false" in str(err.value)
+    assert not (tmp_path / "r").exists()  # refused with no run folder left behind

@@ -209,7 +209,7 @@ class _FitParts:
     pbar: Any
     world: int
     device: torch.device
-    step_model: Any = None  # what a training step calls: ``fmodel``, or it compiled (``train.compile``)
+    step_model: torch.nn.Module  # what a training step calls: ``fmodel``, or it compiled (``train.compile``)
 
 
 @dataclass
@@ -463,6 +463,8 @@ class Trainer:
         others = other_updates_parameters(updates) if self.freeze_other_updates else [[] for _ in updates]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for o in optimizers]
         fmodel, *foptimizers = fabric.setup(model, *optimizers)
+        # before the run folder is touched: a missing C++ compiler is refused with nothing written
+        step_model = compiled(fmodel, fabric.device) if cfg.compile else fmodel
         if rank > 0:  # ranks draw different noise; rank 0's stream equals a 1-process run's
             torch.manual_seed(cfg.seed + 7919 * rank)
 
@@ -486,12 +488,12 @@ class Trainer:
             model, fmodel, updates, foptimizers, schedulers, others, batches, val, val_batches,
             tracker=MetricTracker([u.name for u in updates], cfg.log_every, device),
             writer=writer, pbar=self._progress_bar(model.name, start), world=world, device=device,
+            step_model=step_model,
         )
         t0 = time.perf_counter()
         state = _FitState(step=start, start=start, resumed_from=start if resume else None, early=early,
                           elapsed_before=saved.get("wall_s", 0.0), t0=t0, t_last=t0, step_last=start)
         fmodel.train()
-        parts.step_model = compiled(fmodel, device) if cfg.compile else fmodel
         if cfg.compile:
             self._info("train.compile: the first steps compile the training step (seconds; cached for later runs)")
         return parts, state
